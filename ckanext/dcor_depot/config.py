@@ -1,0 +1,172 @@
+"""Typed accessors for the options in config_declaration.yaml.
+
+Every value is read through this module, so a key is spelled in one place.
+`check_config` runs at start-up and stops CKAN on a wrong value.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import string
+import tempfile
+from typing import Any, Mapping
+
+import ckan.plugins.toolkit as tk
+from ckan.exceptions import CkanConfigurationException
+
+S3_ENDPOINT_URL = "dcor_object_store.endpoint_url"
+S3_ACCESS_KEY_ID = "dcor_object_store.access_key_id"
+S3_SECRET_ACCESS_KEY = "dcor_object_store.secret_access_key"
+S3_SSL_VERIFY = "dcor_object_store.ssl_verify"
+S3_BUCKET_NAME = "dcor_object_store.bucket_name"
+S3_REGION_NAME = "dcor_object_store.region_name"
+S3_PART_SIZE = "ckanext.dcor_depot.s3_part_size"
+S3_MAX_CONCURRENCY = "ckanext.dcor_depot.s3_max_concurrency"
+S3_MAX_ATTEMPTS = "ckanext.dcor_depot.s3_max_attempts"
+DEPOTS_PATH = "ckanext.dcor_depot.depots_path"
+USERS_DEPOT_NAME = "ckanext.dcor_depot.users_depot_name"
+TMP_DIR = "ckanext.dcor_depot.tmp_dir"
+FIGSHARE_API_URL = "ckanext.dcor_depot.figshare_api_url"
+JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
+JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
+
+MIN_PART_SIZE = 5 * 1024**2
+MAX_PART_SIZE = 5 * 1024**3
+
+
+def _template_fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template)
+            if name is not None}
+
+
+def _fail(key: str, problem: str, value: Any) -> None:
+    raise CkanConfigurationException(f"{key}: {problem} (got {value!r})")
+
+
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Raise CkanConfigurationException naming the first wrong key."""
+    template = str(cfg.get(S3_BUCKET_NAME) or "")
+    try:
+        fields = _template_fields(template)
+    except ValueError:
+        _fail(S3_BUCKET_NAME, "is not a valid template", template)
+    if fields != {"organization_id"}:
+        _fail(S3_BUCKET_NAME,
+              "must contain {organization_id} and no other field", template)
+
+    depots = str(cfg.get(DEPOTS_PATH) or "")
+    if not os.path.isabs(depots):
+        _fail(DEPOTS_PATH, "must be an absolute path", depots)
+
+    users_depot = str(cfg.get(USERS_DEPOT_NAME) or "")
+    try:
+        users_fields = _template_fields(users_depot)
+    except ValueError:
+        _fail(USERS_DEPOT_NAME, "is not a valid template", users_depot)
+    if not users_depot or users_fields - {"hostname"} or "/" in users_depot \
+            or users_depot in (".", ".."):
+        _fail(USERS_DEPOT_NAME,
+              "must be a folder name with at most the field {hostname}",
+              users_depot)
+
+    tmp = str(cfg.get(TMP_DIR) or "")
+    if tmp and not os.path.isabs(tmp):
+        _fail(TMP_DIR, "must be empty or an absolute path", tmp)
+
+    for key in (S3_ENDPOINT_URL, FIGSHARE_API_URL):
+        url = str(cfg.get(key) or "")
+        if url and not url.startswith(("http://", "https://")):
+            _fail(key, "must be an http:// or https:// URL", url)
+
+    _check_int(cfg, S3_PART_SIZE, MIN_PART_SIZE, MAX_PART_SIZE)
+    _check_int(cfg, S3_MAX_CONCURRENCY, 1, 64)
+    _check_int(cfg, S3_MAX_ATTEMPTS, 1, 50)
+    _check_int(cfg, JOB_TIMEOUT, 60, 30 * 24 * 3600)
+    if not str(cfg.get(JOBS_QUEUE) or "").strip():
+        _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
+
+
+def _check_int(cfg: Mapping[str, Any], key: str, low: int, high: int) -> None:
+    value = cfg.get(key)
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        _fail(key, "must be a whole number", value)
+    if not low <= number <= high:
+        _fail(key, f"must be between {low} and {high}", value)
+
+
+# Object store
+
+def s3_enabled() -> bool:
+    return bool(s3_endpoint_url() and s3_access_key_id()
+                and s3_secret_access_key())
+
+
+def s3_endpoint_url() -> str:
+    return (tk.config.get(S3_ENDPOINT_URL) or "").rstrip("/")
+
+
+def s3_access_key_id() -> str:
+    return tk.config.get(S3_ACCESS_KEY_ID) or ""
+
+
+def s3_secret_access_key() -> str:
+    return tk.config.get(S3_SECRET_ACCESS_KEY) or ""
+
+
+def s3_ssl_verify() -> bool:
+    return tk.asbool(tk.config.get(S3_SSL_VERIFY))
+
+
+def s3_region_name() -> str:
+    return tk.config.get(S3_REGION_NAME) or "us-east-1"
+
+
+def s3_bucket_name_template() -> str:
+    return tk.config.get(S3_BUCKET_NAME)
+
+
+def s3_part_size() -> int:
+    return int(tk.config.get(S3_PART_SIZE))
+
+
+def s3_max_concurrency() -> int:
+    return int(tk.config.get(S3_MAX_CONCURRENCY))
+
+
+def s3_max_attempts() -> int:
+    return int(tk.config.get(S3_MAX_ATTEMPTS))
+
+
+# Block storage
+
+def storage_path() -> str:
+    return tk.config.get("ckan.storage_path") or ""
+
+
+def depots_path() -> str:
+    return tk.config.get(DEPOTS_PATH)
+
+
+def users_depot_name() -> str:
+    return tk.config.get(USERS_DEPOT_NAME).format(
+        hostname=socket.gethostname())
+
+
+def tmp_dir() -> str:
+    return tk.config.get(TMP_DIR) or tempfile.gettempdir()
+
+
+def figshare_api_url() -> str:
+    return tk.config.get(FIGSHARE_API_URL).rstrip("/")
+
+
+# Jobs
+
+def jobs_queue() -> str:
+    return tk.config.get(JOBS_QUEUE)
+
+
+def job_timeout() -> int:
+    return int(tk.config.get(JOB_TIMEOUT))

@@ -1,0 +1,16 @@
+"""CKAN entry point: wires hooks to the modules that do the work."""
+from __future__ import annotations
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+
+from . import config as dcor_config
+
+
+@tk.blanket.config_declarations
+class DCORDepotPlugin(p.SingletonPlugin):
+    p.implements(p.IConfigurable, inherit=True)
+
+    # IConfigurable
+    def configure(self, config):
+        dcor_config.check_config(config)

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# A single-node Ceph radosgw on loopback: the real S3 server of the dev and test stack.
+# Usage: s3-stack.sh up|down|status|env
+# memstore keeps objects in RAM, so a restart starts from an empty store.
+set -euo pipefail
+
+STACK_DIR="${DCOR_STACK_DIR:-/var/lib/dcor-depot-stack}"
+CEPH_DIR="$STACK_DIR/ceph"
+CONF="$CEPH_DIR/ceph.conf"
+MON_PORT="${DCOR_CEPH_MON_PORT:-6789}"
+RGW_PORT="${DCOR_S3_PORT:-7480}"
+ACCESS_KEY="${DCOR_S3_ACCESS_KEY:-DCORDEVACCESSKEY0001}"
+SECRET_KEY="${DCOR_S3_SECRET_KEY:-dcor-dev-secret-key-0000000000000000000001}"
+ENDPOINT="http://127.0.0.1:$RGW_PORT"
+
+log() { echo "[s3-stack] $*" >&2; }
+
+install_packages() {
+  if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null \
+      && command -v ceph-osd >/dev/null && command -v ceph-mgr >/dev/null; then
+    return
+  fi
+  log "installing ceph-mon ceph-osd ceph-mgr radosgw from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime >/dev/null
+}
+
+# The stack is healthy when radosgw answers an authenticated request with our keys.
+healthy() {
+  [ -f "$CONF" ] || return 1
+  curl -fsS -m 5 -o /dev/null "$ENDPOINT" 2>/dev/null || return 1
+  timeout 20 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 || return 1
+}
+
+stop_daemons() {
+  local pidfile
+  for pidfile in "$CEPH_DIR"/run/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  # give them a moment, then make sure
+  sleep 1
+  for pidfile in "$CEPH_DIR"/run/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  pkill -9 -f -- "-c $CONF" 2>/dev/null || true
+}
+
+write_conf() {
+  local fsid="$1"
+  cat > "$CONF" <<CONF
+[global]
+fsid = $fsid
+mon_host = v1:127.0.0.1:$MON_PORT
+public_network = 127.0.0.0/8
+auth_cluster_required = none
+auth_service_required = none
+auth_client_required = none
+run_dir = $CEPH_DIR/run
+pid_file = $CEPH_DIR/run/\$name.pid
+admin_socket = $CEPH_DIR/run/\$name.asok
+log_file = $CEPH_DIR/log/\$name.log
+osd_objectstore = memstore
+memstore_device_bytes = 17179869184
+osd_pool_default_size = 1
+osd_pool_default_min_size = 1
+osd_pool_default_pg_num = 8
+osd_pool_default_pgp_num = 8
+osd_pool_default_pg_autoscale_mode = off
+osd_crush_chooseleaf_type = 0
+mon_allow_pool_size_one = true
+mon_allow_pool_delete = true
+mon_warn_on_pool_no_redundancy = false
+mon_max_pg_per_osd = 1000
+ms_bind_ipv6 = false
+[mon.a]
+mon_data = $CEPH_DIR/mon/a
+[mgr.a]
+mgr_data = $CEPH_DIR/mgr/a
+[osd.0]
+osd_data = $CEPH_DIR/osd/0
+[client.rgw.a]
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw_data = $CEPH_DIR/rgw/a
+rgw_dns_name = 127.0.0.1
+CONF
+}
+
+bootstrap() {
+  log "bootstrapping a single-node ceph in $CEPH_DIR"
+  stop_daemons
+  rm -rf "$CEPH_DIR"
+  mkdir -p "$CEPH_DIR"/{run,log,mon/a,mgr/a,osd/0,rgw/a}
+  local fsid
+  fsid="$(cat /proc/sys/kernel/random/uuid)"
+  write_conf "$fsid"
+  monmaptool --create --clobber --fsid "$fsid" --addv a "[v1:127.0.0.1:$MON_PORT]" \
+    "$CEPH_DIR/monmap" >/dev/null
+  ceph-mon -c "$CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap"
+  ceph-mon -c "$CONF" -i a
+  local osd_uuid
+  osd_uuid="$(cat /proc/sys/kernel/random/uuid)"
+  ceph -c "$CONF" osd new "$osd_uuid" 0 >/dev/null
+  ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null 2>&1
+  ceph-osd -c "$CONF" -i 0 2>/dev/null
+  ceph-mgr -c "$CONF" -i a
+  radosgw -c "$CONF" -n client.rgw.a
+  local i
+  for i in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$ENDPOINT" 2>/dev/null; then break; fi
+    sleep 0.5
+  done
+  radosgw-admin -c "$CONF" user create --uid=dcor-dev --display-name="DCOR dev" \
+    --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null
+}
+
+cmd_up() {
+  install_packages
+  if healthy; then
+    log "radosgw already answers at $ENDPOINT"
+    return
+  fi
+  mkdir -p "$STACK_DIR"
+  bootstrap
+  healthy || { log "radosgw did not come up; see $CEPH_DIR/log"; exit 1; }
+  log "radosgw answers at $ENDPOINT"
+}
+
+cmd_env() {
+  echo "DCOR_S3_ENDPOINT=$ENDPOINT"
+  echo "DCOR_S3_ACCESS_KEY=$ACCESS_KEY"
+  echo "DCOR_S3_SECRET_KEY=$SECRET_KEY"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) stop_daemons; log "stopped" ;;
+  status) if healthy; then echo "up $ENDPOINT"; else echo "down"; exit 1; fi ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

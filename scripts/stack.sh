@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The local stack of ckanext-dcor_depot: PostgreSQL, Redis, a Ceph radosgw S3
+# server and a virtual environment with CKAN and this extension.
+#
+#   scripts/stack.sh up       install what is missing, start what is stopped
+#   scripts/stack.sh down     stop the S3 server (PostgreSQL and Redis stay)
+#   scripts/stack.sh status   say what runs
+#   scripts/stack.sh venv     print the path of the virtual environment
+#
+# CKAN_VERSION=2.11 selects CKAN 2.11 (default 2.12). A second `up` is a no-op.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CKAN_VERSION="${CKAN_VERSION:-2.12}"
+case "$CKAN_VERSION" in
+  2.11) CKAN_PIN=2.11.6 ;;
+  2.12) CKAN_PIN=2.12.0 ;;
+  2.11.*|2.12.*) CKAN_PIN="$CKAN_VERSION" ;;
+  *) echo "CKAN_VERSION must be 2.11 or 2.12 (got '$CKAN_VERSION')" >&2; exit 2 ;;
+esac
+VENV="${DCOR_VENV:-$REPO/.venv-ckan$CKAN_PIN}"
+PYTHON="${DCOR_PYTHON:-python3}"
+PG_HOST=127.0.0.1
+PG_PORT=5432
+DB_USER=dcor
+DB_PASSWORD=dcor
+DATABASES=(dcor_depot_test dcor_depot_dev)
+
+log() { echo "[stack] $*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  log "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
+    --no-install-recommends "$@" >/dev/null
+}
+
+debian_packages() {
+  local missing=() pkg
+  for pkg in curl gcc libpq-dev libmagic1 python3-dev python3-venv \
+             postgresql-client redis-tools; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+pg_up() {
+  if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then return; fi
+  if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    apt_install postgresql
+  fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n1)"
+  log "starting PostgreSQL $version"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  local i
+  for i in $(seq 1 60); do
+    pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && return
+    sleep 0.5
+  done
+  log "PostgreSQL does not answer on $PG_HOST:$PG_PORT"; exit 1
+}
+
+# Runs SQL as the PostgreSQL superuser: over TCP where trust auth allows it,
+# else through the local socket as the postgres system user.
+pg_admin() {
+  if psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1" >/dev/null 2>&1 </dev/null; then
+    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -tAc "$1"
+  else
+    as_root runuser -u postgres -- psql -d postgres -v ON_ERROR_STOP=1 -tAc "$1"
+  fi
+}
+
+pg_databases() {
+  if [ "$(pg_admin "select 1 from pg_roles where rolname='$DB_USER'")" != 1 ]; then
+    log "creating PostgreSQL role $DB_USER"
+    pg_admin "create role $DB_USER login password '$DB_PASSWORD'" >/dev/null
+  fi
+  local db
+  for db in "${DATABASES[@]}"; do
+    if [ "$(pg_admin "select 1 from pg_database where datname='$db'")" != 1 ]; then
+      log "creating database $db"
+      pg_admin "create database $db owner $DB_USER encoding 'utf8' template template0" >/dev/null
+    fi
+  done
+}
+
+redis_up() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then return; fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  log "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" \
+    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/dcor-depot.log
+  local i
+  for i in $(seq 1 40); do
+    redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && return
+    sleep 0.25
+  done
+  log "Redis does not answer on 127.0.0.1:6379"; exit 1
+}
+
+venv_up() {
+  local stamp_file="$VENV/.dcor-depot-stamp" stamp
+  stamp="ckan=$CKAN_PIN $(cat "$REPO/setup.cfg" "$REPO/scripts/stack.sh" | sha256sum | cut -c1-16)"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
+      && "$VENV/bin/python" -c "import ckanext.dcor_depot.plugin" 2>/dev/null; then
+    return
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed"'
+    log "creating virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  log "installing CKAN $CKAN_PIN and ckanext-dcor_depot into $VENV"
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools<81" wheel
+  "$VENV/bin/pip" install -q "ckan[requirements,dev]==$CKAN_PIN"
+  "$VENV/bin/pip" install -q -e "$REPO[test]"
+  echo "$stamp" > "$stamp_file"
+}
+
+db_init() {
+  local ini="$1" db="$2" stamp_file="$VENV/.dcor-depot-db-$2"
+  local stamp="ckan=$CKAN_PIN"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
+     && psql "postgresql://$DB_USER:$DB_PASSWORD@$PG_HOST:$PG_PORT/$db" -tAc \
+        "select 1 from pg_tables where tablename='package'" 2>/dev/null | grep -q 1; then
+    return
+  fi
+  log "initialising CKAN database $db"
+  (cd "$REPO" && "$VENV/bin/ckan" -c "$ini" db init >"$VENV/db-init-$db.log" 2>&1) \
+    || { log "db init failed, see $VENV/db-init-$db.log"; exit 1; }
+  echo "$stamp" > "$stamp_file"
+}
+
+cmd_up() {
+  debian_packages
+  pg_up
+  pg_databases
+  redis_up
+  bash "$REPO/scripts/s3-stack.sh" up
+  venv_up
+  db_init "$REPO/test.ini" dcor_depot_test
+  log "stack is up (venv: $VENV)"
+}
+
+cmd_status() {
+  local rc=0
+  if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then echo "postgresql: up"; else echo "postgresql: down"; rc=1; fi
+  if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then echo "redis: up"; else echo "redis: down"; rc=1; fi
+  echo "s3: $(bash "$REPO/scripts/s3-stack.sh" status || true)"
+  if [ -x "$VENV/bin/ckan" ]; then echo "venv: $VENV"; else echo "venv: missing"; rc=1; fi
+  return $rc
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) bash "$REPO/scripts/s3-stack.sh" down ;;
+  status) cmd_status ;;
+  venv) echo "$VENV" ;;
+  *) echo "usage: $0 up|down|status|venv" >&2; exit 2 ;;
+esac
