@@ -117,9 +117,12 @@ venv_up() {
     "$PYTHON" -m venv "$VENV"
   fi
   log "installing CKAN $CKAN_PIN and ckanext-dcor_depot into $VENV"
-  "$VENV/bin/pip" install -q --upgrade pip "setuptools<81" wheel
-  "$VENV/bin/pip" install -q "ckan[requirements,dev]==$CKAN_PIN"
-  "$VENV/bin/pip" install -q -e "$REPO[test]"
+  local pip_log="$VENV/pip-install.log"
+  {
+    "$VENV/bin/pip" install --upgrade pip "setuptools<81" wheel &&
+    "$VENV/bin/pip" install "ckan[requirements,dev]==$CKAN_PIN" &&
+    "$VENV/bin/pip" install -e "$REPO[test]"
+  } >"$pip_log" 2>&1 || { tail -n 30 "$pip_log" >&2; log "pip failed, see $pip_log"; exit 1; }
   echo "$stamp" > "$stamp_file"
 }
 

@@ -1,0 +1,107 @@
+"""Pure functions for paths, keys and names. No I/O here.
+
+The layout is the one existing DCOR sites use (see README.rst).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+
+ARTIFACTS = ("resource", "condensed", "preview")
+MAX_NAME_BYTES = 200
+_UUID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class UnsafeNameError(ValueError):
+    """A name from a user or a remote service cannot be made safe."""
+
+
+def check_resource_id(rid: str) -> str:
+    """Return `rid` if it is a canonical UUID, else raise ValueError."""
+    if not isinstance(rid, str) or not _UUID_RE.match(rid):
+        raise ValueError(f"not a valid resource id: {rid!r}")
+    return rid
+
+
+def resource_path(storage_path: str, rid: str) -> str:
+    """Where CKAN expects the file of an uploaded resource."""
+    check_resource_id(rid)
+    return os.path.join(storage_path, "resources", rid[:3], rid[3:6], rid[6:])
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """Turn an untrusted name into one path component.
+
+    Separators and control characters become "_", leading dots are dropped
+    (no hidden files, no ".."), and the result is cut to MAX_NAME_BYTES of
+    UTF-8. Raises UnsafeNameError if nothing usable is left.
+    """
+    if not isinstance(name, str):
+        raise UnsafeNameError(f"{what} is not text: {name!r}")
+    name = unicodedata.normalize("NFC", name)
+    cleaned = "".join(
+        "_" if (ch in "/\\" or unicodedata.category(ch)[0] == "C") else ch
+        for ch in name).strip().lstrip(".").strip()
+    encoded = cleaned.encode("utf-8")[:MAX_NAME_BYTES]
+    cleaned = encoded.decode("utf-8", errors="ignore").strip()
+    if not cleaned or set(cleaned) <= {"_", "."}:
+        raise UnsafeNameError(f"{what} has no usable characters: {name!r}")
+    return cleaned
+
+
+def user_depot_path(depots_path: str, users_depot_name: str, user_name: str,
+                    org_name: str, pid: str, dataset_name: str, rid: str,
+                    resource_name: str) -> str:
+    """Where the depot keeps an uploaded resource."""
+    check_resource_id(rid)
+    user_folder = safe_name(f"{user_name}-{org_name}", "user and circle")
+    file_name = safe_name(f"{dataset_name}_{rid}_{resource_name}",
+                          "resource file name")
+    return os.path.join(depots_path, users_depot_name, user_folder,
+                        pid[:2], pid[2:4], file_name)
+
+
+def figshare_depot_path(depots_path: str, dataset_name: str,
+                        file_name: str) -> str:
+    return os.path.join(depots_path, "figshare",
+                        safe_name(dataset_name, "figshare dataset name"),
+                        safe_name(file_name, "figshare file name"))
+
+
+def object_key(artifact: str, rid: str) -> str:
+    """S3 key of one artifact of a resource."""
+    if artifact not in ARTIFACTS:
+        raise ValueError(f"unknown artifact {artifact!r}; one of {ARTIFACTS}")
+    check_resource_id(rid)
+    return f"{artifact}/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
+
+
+def bucket_name(template: str, organization_id: str) -> str:
+    name = template.format(organization_id=organization_id)
+    if not _BUCKET_RE.match(name):
+        raise ValueError(f"not a valid S3 bucket name: {name!r}")
+    return name
+
+
+def object_url(endpoint_url: str, bucket: str, key: str) -> str:
+    return f"{endpoint_url.rstrip('/')}/{bucket}/{key}"
+
+
+def public_read_policy(bucket: str) -> str:
+    """Bucket policy: anonymous GET only of objects tagged public=true."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AnonymousReadOfPublicObjects",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {
+                "StringEquals": {"s3:ExistingObjectTag/public": "true"}},
+        }],
+    }, sort_keys=True)

@@ -1,0 +1,148 @@
+"""Fixtures on the real local stack (scripts/stack.sh up).
+
+S3 endpoint: test.ini names the local radosgw; DCOR_S3_ENDPOINT,
+DCOR_S3_ACCESS_KEY and DCOR_S3_SECRET_KEY point the suite at another one.
+
+This is the one place where CKAN's package search may be switched off, and
+only when no Solr answers at `solr_url`.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import boto3
+import pytest
+from botocore.config import Config
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.dcor_depot.dev import no_solr
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+TEST_INI = REPO / "test.ini"
+SOLR_ANSWERS = no_solr.solr_answers(tk.config.get("solr_url") or "")
+if not SOLR_ANSWERS:
+    no_solr.switch_off_package_search()
+
+S3_ENV = {
+    "dcor_object_store.endpoint_url": "DCOR_S3_ENDPOINT",
+    "dcor_object_store.access_key_id": "DCOR_S3_ACCESS_KEY",
+    "dcor_object_store.secret_access_key": "DCOR_S3_SECRET_KEY",
+}
+
+
+def s3_settings() -> dict[str, str]:
+    return {key: os.environ.get(env) or tk.config.get(key)
+            for key, env in S3_ENV.items()}
+
+
+@pytest.fixture
+def dcor_paths(ckan_config, monkeypatch, tmp_path):
+    """A fresh storage_path, depots_path and tmp_dir, plus the S3 settings."""
+    paths = {
+        "ckan.storage_path": tmp_path / "storage",
+        "ckanext.dcor_depot.depots_path": tmp_path / "depots",
+        "ckanext.dcor_depot.tmp_dir": tmp_path / "tmp",
+    }
+    for key, path in paths.items():
+        path.mkdir()
+        monkeypatch.setitem(ckan_config, key, str(path))
+    for key, value in s3_settings().items():
+        monkeypatch.setitem(ckan_config, key, value)
+    return {key.rsplit(".", 1)[-1]: path for key, path in paths.items()}
+
+
+@pytest.fixture(autouse=True)
+def _dcor_isolation(dcor_paths):
+    """Every test gets its own folders."""
+    yield
+
+
+def _empty_bucket(client, bucket):
+    for page in client.get_paginator("list_object_versions").paginate(
+            Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"],
+                                 VersionId=item["VersionId"])
+    for page in client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                          UploadId=upload["UploadId"])
+
+
+@pytest.fixture
+def s3_client():
+    """A plain boto3 client on the test S3 server. Buckets a test creates are
+    removed after it."""
+    settings = s3_settings()
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings["dcor_object_store.endpoint_url"],
+        aws_access_key_id=settings["dcor_object_store.access_key_id"],
+        aws_secret_access_key=settings["dcor_object_store.secret_access_key"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}))
+    before = {b["Name"] for b in client.list_buckets()["Buckets"]}
+    yield client
+    for bucket in client.list_buckets()["Buckets"]:
+        if bucket["Name"] not in before:
+            _empty_bucket(client, bucket["Name"])
+            client.delete_bucket(Bucket=bucket["Name"])
+
+
+@pytest.fixture
+def worker_ini(dcor_paths, ckan_config, tmp_path):
+    """An ini for subprocesses (`ckan jobs worker`, CLI) with this test's
+    folders and S3 settings."""
+    ini = tmp_path / "worker.ini"
+    plugins = ckan_config.get("ckan.plugins") or "dcor_depot"
+    if isinstance(plugins, (list, tuple)):
+        plugins = " ".join(plugins)
+    if not SOLR_ANSWERS:
+        plugins += " dcor_depot_dev_no_solr"
+    settings = s3_settings()
+    ini.write_text(textwrap.dedent(f"""\
+        [DEFAULT]
+        debug = false
+        [app:main]
+        use = config:{TEST_INI}
+        ckan.plugins = {plugins}
+        ckan.storage_path = {dcor_paths['storage_path']}
+        ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}
+        ckanext.dcor_depot.tmp_dir = {dcor_paths['tmp_dir']}
+        ckanext.dcor_depot.s3_part_size = {ckan_config.get('ckanext.dcor_depot.s3_part_size')}
+        dcor_object_store.endpoint_url = {settings['dcor_object_store.endpoint_url']}
+        dcor_object_store.access_key_id = {settings['dcor_object_store.access_key_id']}
+        dcor_object_store.secret_access_key = {settings['dcor_object_store.secret_access_key']}
+        """) + _logging_sections())
+    return ini
+
+
+def _logging_sections() -> str:
+    text = TEST_INI.read_text()
+    return text[text.index("[loggers]"):]
+
+
+def ckan_command(ini, *args, timeout=600, **kwargs):
+    """Run `ckan -c INI ARGS...` in a subprocess and return the result."""
+    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
+    return subprocess.run([str(ckan_bin), "-c", str(ini), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO, **kwargs)
+
+
+@pytest.fixture
+def run_worker(worker_ini):
+    """Run a real `ckan jobs worker --burst` until the queues are empty."""
+    def run(timeout=600):
+        queue = tk.config.get("ckanext.dcor_depot.jobs_queue")
+        result = ckan_command(worker_ini, "jobs", "worker", "--burst", queue,
+                              timeout=timeout)
+        assert result.returncode == 0, result.stderr[-4000:]
+        return result
+    return run

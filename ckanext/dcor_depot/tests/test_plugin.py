@@ -1,0 +1,77 @@
+import pytest
+
+import ckan.plugins as p
+from ckan.exceptions import CkanConfigurationException
+
+from ckanext.dcor_depot import config as dcor_config
+from ckanext.dcor_depot.storage import s3
+
+from .conftest import ckan_command
+
+
+@pytest.mark.ckan_config("ckan.plugins", "dcor_depot")
+@pytest.mark.usefixtures("with_plugins")
+def test_plugin_loads():
+    assert p.plugin_loaded("dcor_depot")
+    assert dcor_config.s3_enabled()
+
+
+def test_declared_defaults(ckan_config):
+    assert ckan_config["dcor_object_store.bucket_name"] == \
+        "circle-{organization_id}"
+    assert ckan_config["ckanext.dcor_depot.figshare_api_url"] == \
+        "https://api.figshare.com/v2"
+    assert ckan_config["dcor_object_store.ssl_verify"] is False  # test.ini
+    assert isinstance(ckan_config["ckanext.dcor_depot.s3_part_size"], int)
+
+
+@pytest.mark.ckan_config("dcor_object_store.access_key_id", "")
+@pytest.mark.ckan_config("ckan.plugins", "dcor_depot")
+@pytest.mark.usefixtures("with_plugins")
+def test_no_keys_means_s3_off(monkeypatch, ckan_config):
+    monkeypatch.setitem(ckan_config, "dcor_object_store.access_key_id", "")
+    assert p.plugin_loaded("dcor_depot")
+    assert not dcor_config.s3_enabled()
+    with pytest.raises(s3.S3NotConfigured):
+        s3.get_client()
+
+
+@pytest.mark.parametrize("key,value,problem", [
+    ("dcor_object_store.bucket_name", "circle-{id}", "{organization_id}"),
+    ("dcor_object_store.bucket_name", "all-circles", "{organization_id}"),
+    ("dcor_object_store.bucket_name", "circle-{organization_id", "template"),
+    ("ckanext.dcor_depot.depots_path", "data/depots", "absolute"),
+    ("ckanext.dcor_depot.users_depot_name", "../users", "folder name"),
+    ("ckanext.dcor_depot.tmp_dir", "tmp", "absolute"),
+    ("dcor_object_store.endpoint_url", "ftp://s3", "http"),
+    ("ckanext.dcor_depot.s3_part_size", "1024", "between"),
+    ("ckanext.dcor_depot.s3_max_concurrency", "0", "between"),
+    ("ckanext.dcor_depot.s3_max_attempts", "many", "whole number"),
+])
+def test_wrong_value_names_the_key(ckan_config, monkeypatch, key, value,
+                                   problem):
+    monkeypatch.setitem(ckan_config, key, value)
+    with pytest.raises(CkanConfigurationException) as info:
+        dcor_config.check_config(ckan_config)
+    message = str(info.value)
+    assert key in message and problem in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key,value", [
+    ("dcor_object_store.bucket_name", "dcor-{site}"),
+    ("ckanext.dcor_depot.depots_path", "relative/depots"),
+])
+def test_wrong_value_stops_startup(tmp_path, key, value, worker_ini):
+    ini = tmp_path / "bad.ini"
+    ini.write_text(worker_ini.read_text().replace(
+        "[app:main]\n", f"[app:main]\n{key} = {value}\n", 1))
+    result = ckan_command(ini, "jobs", "list")
+    assert result.returncode != 0
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_good_config_starts(worker_ini):
+    result = ckan_command(worker_ini, "jobs", "list")
+    assert result.returncode == 0, result.stderr[-3000:]
