@@ -1,0 +1,10 @@
+"""`ckan` commands of ckanext-dcor_depot, registered through IClick."""
+from __future__ import annotations
+
+import click
+
+
+def get_commands() -> list[click.Command]:
+    from . import depot
+
+    return [*depot.COMMANDS]

@@ -1,0 +1,4 @@
+"""Depot commands: append-resource, run-jobs-dcor-depot."""
+from __future__ import annotations
+
+COMMANDS: list = []
