@@ -5,6 +5,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
+from . import jobs
 from .cli import get_commands
 
 
@@ -12,7 +13,24 @@ from .cli import get_commands
 @tk.blanket.cli(get_commands)
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
+    p.implements(p.IResourceController, inherit=True)
+    p.implements(p.IPackageController, inherit=True)
 
     # IConfigurable
     def configure(self, config):
         dcor_config.check_config(config)
+
+    # IResourceController
+    def after_resource_create(self, context, resource):
+        # work done inside our own jobs and commands is placed by them
+        if context.get("is_background_job"):
+            return
+        if resource.get("url_type") == "upload":
+            jobs.enqueue_resource_jobs(resource["id"])
+
+    # IPackageController
+    def after_dataset_update(self, context, pkg_dict):
+        if context.get("is_background_job") or not dcor_config.s3_enabled():
+            return
+        if pkg_dict.get("resources"):
+            jobs.enqueue_visibility_job(pkg_dict["id"])

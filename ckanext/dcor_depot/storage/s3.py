@@ -1,16 +1,22 @@
 """I/O with the S3-compatible object store."""
 from __future__ import annotations
 
+import base64
+import concurrent.futures
+import dataclasses
 import functools
+import hashlib
 import logging
-from typing import Any
+import os
+import threading
+from typing import Any, Callable
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
 from .. import config as dcor_config
-from .. import naming
+from .. import naming, transfer_plan
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,10 @@ def _client(endpoint_url: str, access_key_id: str, secret_access_key: str,
             # "standard" retries connection errors, 5xx, 429 and throttling
             # with exponential back-off.
             retries={"max_attempts": max_attempts, "mode": "standard"},
+            # Content-MD5 per part is our integrity check; skip the default
+            # CRC32 pass over every byte.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
             max_pool_connections=max_pool,
             connect_timeout=10,
             read_timeout=120,
@@ -122,3 +132,225 @@ def set_public(client: Any, bucket: str, key: str, public: bool) -> bool:
     else:
         client.delete_object_tagging(Bucket=bucket, Key=key)
     return True
+
+
+# Uploads
+
+SHA256_TAG = "sha256"
+
+
+class ObjectConflict(RuntimeError):
+    """An object exists at the key with other bytes than the local file."""
+
+
+class UploadVerificationError(RuntimeError):
+    """The server's account of an upload does not match what was sent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    uploaded: bool  # False: the object was already there and verified
+
+
+def object_tags(client: Any, bucket: str, key: str) -> dict[str, str]:
+    tags = client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def abort_multipart_uploads(client: Any, bucket: str, key: str) -> int:
+    """Abort open multipart uploads of one key (left by a killed job)."""
+    aborted = 0
+    pages = client.get_paginator("list_multipart_uploads").paginate(
+        Bucket=bucket, Prefix=key)
+    for page in pages:
+        for upload in page.get("Uploads", []):
+            if upload["Key"] == key:
+                client.abort_multipart_upload(Bucket=bucket, Key=key,
+                                              UploadId=upload["UploadId"])
+                aborted += 1
+    return aborted
+
+
+def _local_digests(path: str, part_size: int) -> tuple[int, str, str]:
+    """Size, sha256 and the S3 ETag the file would get, in one read."""
+    sha = hashlib.sha256()
+    md5s = []
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(part_size):
+            sha.update(chunk)
+            md5s.append(hashlib.md5(chunk, usedforsecurity=False).digest())
+            size += len(chunk)
+    if len(md5s) <= 1:
+        etag = (md5s[0] if md5s else hashlib.md5(b"").digest()).hex()
+    else:
+        etag = transfer_plan.multipart_etag(md5s)
+    return size, sha.hexdigest(), etag
+
+
+def _existing_object(client: Any, bucket: str, key: str, path: str,
+                     size: int, known_sha256: str | None, part_size: int
+                     ) -> StoredObject | None:
+    """The verified existing object, None if there is none, else raise."""
+    head = object_head(client, bucket, key)
+    if head is None:
+        return None
+    remote_sha = object_tags(client, bucket, key).get(SHA256_TAG)
+    if head["ContentLength"] != size:
+        raise ObjectConflict(
+            f"s3://{bucket}/{key} exists with {head['ContentLength']} bytes, "
+            f"the local file has {size}")
+    if remote_sha and known_sha256 and remote_sha == known_sha256:
+        return StoredObject(bucket, key, size, remote_sha, uploaded=False)
+    _, local_sha, local_etag = _local_digests(path, part_size)
+    if remote_sha:
+        if remote_sha != local_sha:
+            raise ObjectConflict(
+                f"s3://{bucket}/{key} exists with sha256 {remote_sha}, "
+                f"the local file has {local_sha}")
+        return StoredObject(bucket, key, size, remote_sha, uploaded=False)
+    # A crash between completing the upload and tagging it: the ETag (md5
+    # of the parts) proves the object holds the local bytes.
+    if head["ETag"].strip('"') != local_etag:
+        raise ObjectConflict(
+            f"s3://{bucket}/{key} exists without sha256 and its ETag "
+            f"{head['ETag']} does not match the local file ({local_etag})")
+    _put_sha256_tag(client, bucket, key, local_sha)
+    return StoredObject(bucket, key, size, local_sha, uploaded=False)
+
+
+def _put_sha256_tag(client: Any, bucket: str, key: str, sha256: str) -> None:
+    tags = object_tags(client, bucket, key)
+    tags[SHA256_TAG] = sha256
+    client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [
+        {"Key": k, "Value": v} for k, v in tags.items()]})
+
+
+def upload_file(client: Any, path: str, bucket: str, key: str, *,
+                part_size: int, max_concurrency: int,
+                known_sha256: str | None = None,
+                progress: Callable[[int], None] | None = None
+                ) -> StoredObject:
+    """Upload a local file to s3://bucket/key, verified, reading it once.
+
+    sha256 and the per-part MD5 (sent as Content-MD5, so the server rejects
+    damaged parts) are computed while the parts go up concurrently. The
+    object's ETag and size are checked against what was sent; sha256 is
+    stored as the object tag "sha256". An existing object with the same
+    bytes is not uploaded again; one with other bytes raises ObjectConflict.
+    A failed multipart upload is aborted.
+    """
+    size = os.stat(path).st_size
+    part_size = transfer_plan.part_size_for(size, part_size)
+    existing = _existing_object(client, bucket, key, path, size,
+                                known_sha256, part_size)
+    if existing:
+        return existing
+    abort_multipart_uploads(client, bucket, key)
+    if transfer_plan.is_multipart(size, part_size):
+        sha256 = _upload_multipart(client, path, bucket, key, size,
+                                   part_size, max_concurrency, progress)
+    else:
+        sha256 = _upload_single(client, path, bucket, key, size, progress)
+    head = object_head(client, bucket, key)
+    if head is None or head["ContentLength"] != size:
+        raise UploadVerificationError(
+            f"s3://{bucket}/{key} has {head and head['ContentLength']} bytes "
+            f"after upload, expected {size}")
+    return StoredObject(bucket, key, size, sha256, uploaded=True)
+
+
+def _upload_single(client: Any, path: str, bucket: str, key: str, size: int,
+                   progress: Callable[[int], None] | None) -> str:
+    with open(path, "rb") as handle:
+        body = handle.read(size + 1)
+    if len(body) != size:
+        raise UploadVerificationError(f"{path} changed size while reading")
+    sha256 = hashlib.sha256(body).hexdigest()
+    md5 = hashlib.md5(body, usedforsecurity=False)
+    response = client.put_object(
+        Bucket=bucket, Key=key, Body=body,
+        ContentMD5=base64.b64encode(md5.digest()).decode(),
+        Metadata={SHA256_TAG: sha256},
+        Tagging=f"{SHA256_TAG}={sha256}")
+    if response["ETag"].strip('"') != md5.hexdigest():
+        raise UploadVerificationError(
+            f"s3://{bucket}/{key}: server ETag {response['ETag']} is not the "
+            f"md5 {md5.hexdigest()} of what was sent")
+    if progress:
+        progress(size)
+    return sha256
+
+
+def _upload_multipart(client: Any, path: str, bucket: str, key: str,
+                      size: int, part_size: int, max_concurrency: int,
+                      progress: Callable[[int], None] | None) -> str:
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)[
+        "UploadId"]
+    sha = hashlib.sha256()
+    part_md5s: list[bytes] = []
+    futures: list[concurrent.futures.Future] = []
+    # bounds the parts held in memory: the ones in flight plus one being read
+    slots = threading.BoundedSemaphore(max_concurrency)
+
+    def send(number: int, body: bytes, md5: bytes) -> dict:
+        try:
+            response = client.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload_id,
+                PartNumber=number, Body=body,
+                ContentMD5=base64.b64encode(md5).decode())
+            if response["ETag"].strip('"') != md5.hex():
+                raise UploadVerificationError(
+                    f"s3://{bucket}/{key} part {number}: server ETag "
+                    f"{response['ETag']} is not the md5 of what was sent")
+            if progress:
+                progress(len(body))
+            return {"PartNumber": number, "ETag": response["ETag"]}
+        finally:
+            slots.release()
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_concurrency) as pool, \
+                open(path, "rb") as handle:
+            number = 0
+            while True:
+                slots.acquire()
+                body = handle.read(part_size)
+                if not body:
+                    slots.release()
+                    break
+                number += 1
+                sha.update(body)
+                md5 = hashlib.md5(body, usedforsecurity=False).digest()
+                part_md5s.append(md5)
+                futures.append(pool.submit(send, number, body, md5))
+                del body
+                # fail fast: stop reading once a part has failed
+                if any(f.done() and f.exception() for f in futures):
+                    break
+            parts = [f.result() for f in futures]
+        if len(part_md5s) != transfer_plan.part_count(size, part_size):
+            raise UploadVerificationError(f"{path} changed size while reading")
+        response = client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id,
+            MultipartUpload={"Parts": parts})
+    except BaseException:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key,
+                                          UploadId=upload_id)
+        except Exception:  # the original error matters more
+            log.warning("could not abort multipart upload %s of s3://%s/%s",
+                        upload_id, bucket, key)
+        raise
+    expected_etag = transfer_plan.multipart_etag(part_md5s)
+    if response["ETag"].strip('"') != expected_etag:
+        raise UploadVerificationError(
+            f"s3://{bucket}/{key}: server ETag {response['ETag']} does not "
+            f"match the parts sent ({expected_etag})")
+    sha256 = sha.hexdigest()
+    _put_sha256_tag(client, bucket, key, sha256)
+    return sha256

@@ -1,0 +1,99 @@
+"""RQ jobs and their enqueueing. Jobs take ids and re-read the state, so a
+job that was killed can simply run again."""
+from __future__ import annotations
+
+import logging
+
+import ckan.plugins.toolkit as tk
+from ckan.lib import jobs as ckan_jobs
+from rq.dependency import Dependency
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from . import config as dcor_config
+from . import pipeline
+
+log = logging.getLogger(__name__)
+
+# A job in one of these states will run; queueing it again would only
+# duplicate the work.
+PENDING = {"queued", "deferred", "scheduled", "started"}
+
+
+def move_to_depot_job(resource_id: str) -> str:
+    try:
+        how = pipeline.move_resource_to_depot(resource_id)
+    except Exception as exc:
+        log.error("depot move of resource %s failed: %s", resource_id, exc)
+        raise
+    log.info("resource %s in the depot (%s)", resource_id, how)
+    return how
+
+
+def upload_to_s3_job(resource_id: str) -> str:
+    try:
+        result = pipeline.store_resource_in_object_store(resource_id)
+    except Exception as exc:
+        log.error("S3 upload of resource %s failed: %s", resource_id, exc)
+        raise
+    log.info("resource %s in s3://%s/%s (%s, public=%s)", resource_id,
+             result.stored.bucket, result.stored.key,
+             "uploaded" if result.stored.uploaded else "already there",
+             result.public)
+    return result.stored.sha256
+
+
+def visibility_job(dataset_id: str) -> int:
+    try:
+        changed = pipeline.apply_dataset_visibility(dataset_id)
+    except Exception as exc:
+        log.error("visibility of dataset %s not applied: %s", dataset_id, exc)
+        raise
+    log.info("dataset %s: %d object tags changed", dataset_id, changed)
+    return changed
+
+
+def _pending_job(job_id: str, pending: set[str]) -> Job | None:
+    try:
+        job = Job.fetch(job_id, connection=ckan_jobs.get_queue().connection)
+    except NoSuchJobError:
+        return None
+    return job if job.get_status(refresh=True) in pending else None
+
+
+def enqueue(fn, entity_id: str, suffix: str, title: str,
+            depends_on: Job | None = None,
+            pending: set[str] = PENDING) -> Job:
+    """Enqueue `fn(entity_id)` as job `{entity_id}-{suffix}`, unless that
+    job is already waiting or running."""
+    job_id = f"{entity_id}-{suffix}"
+    job = _pending_job(job_id, pending)
+    if job is not None:
+        return job
+    rq_kwargs = {"job_id": job_id, "timeout": dcor_config.job_timeout(),
+                 "failure_ttl": 7 * 24 * 3600}
+    if depends_on is not None:
+        # run after the dependency, whether it succeeded or not
+        rq_kwargs["depends_on"] = Dependency(jobs=[depends_on],
+                                             allow_failure=True)
+    return tk.enqueue_job(fn, [entity_id], title=title,
+                          queue=dcor_config.jobs_queue(), rq_kwargs=rq_kwargs)
+
+
+def enqueue_resource_jobs(resource_id: str) -> list[Job]:
+    """The two jobs of an uploaded resource: depot move, then S3 upload."""
+    move = enqueue(move_to_depot_job, resource_id, "depot-move",
+                   f"Move resource {resource_id} into the user depot")
+    jobs = [move]
+    if dcor_config.s3_enabled():
+        jobs.append(enqueue(upload_to_s3_job, resource_id, "depot-upload",
+                            f"Upload resource {resource_id} to S3",
+                            depends_on=move))
+    return jobs
+
+
+def enqueue_visibility_job(dataset_id: str) -> Job:
+    # a started job may have read the old visibility: queue another one
+    return enqueue(visibility_job, dataset_id, "visibility",
+                   f"Apply visibility of dataset {dataset_id} to S3",
+                   pending={"queued", "deferred", "scheduled"})

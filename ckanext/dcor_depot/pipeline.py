@@ -1,0 +1,157 @@
+"""What happens to a resource's bytes, step by step.
+
+One code path for the jobs, the CLI and the API: each function takes ids,
+re-reads the current state from CKAN and is safe to run again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Callable
+
+import ckan.plugins.toolkit as tk
+
+from . import config as dcor_config
+from . import naming
+from .storage import depot, s3
+
+log = logging.getLogger(__name__)
+
+
+def system_context() -> dict[str, Any]:
+    """Context for actions run on behalf of the depot (no request user)."""
+    site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    return {"ignore_auth": True, "user": site_user["name"],
+            "is_background_job": True}
+
+
+def show_resource(resource_id: str) -> dict[str, Any]:
+    return tk.get_action("resource_show")(system_context(),
+                                          {"id": resource_id})
+
+
+def show_dataset(dataset_id: str) -> dict[str, Any]:
+    return tk.get_action("package_show")(system_context(),
+                                         {"id": dataset_id})
+
+
+def dataset_is_public(dataset: dict[str, Any]) -> bool:
+    return not dataset.get("private") and dataset.get("state") == "active"
+
+
+def ckan_path(resource_id: str) -> str:
+    return naming.resource_path(dcor_config.storage_path(), resource_id)
+
+
+def resource_file_name(resource: dict[str, Any]) -> str:
+    url = resource.get("url") or ""
+    return resource.get("name") or url.rsplit("/", 1)[-1] or "resource"
+
+
+def user_depot_path(resource: dict[str, Any],
+                    dataset: dict[str, Any]) -> str:
+    creator = tk.get_action("user_show")(
+        system_context(), {"id": dataset["creator_user_id"]})
+    organization = dataset.get("organization") or {}
+    if not organization.get("name"):
+        raise ValueError(f"dataset {dataset['id']} belongs to no circle")
+    return naming.user_depot_path(
+        depots_path=dcor_config.depots_path(),
+        users_depot_name=dcor_config.users_depot_name(),
+        user_name=creator["name"], org_name=organization["name"],
+        pid=dataset["id"], dataset_name=dataset["name"],
+        rid=resource["id"], resource_name=resource_file_name(resource))
+
+
+def move_resource_to_depot(resource_id: str) -> str:
+    """Move an uploaded resource into the user depot and symlink it.
+
+    Returns what was done (see depot.move_into_depot), or "skipped" for
+    resources that are not uploads.
+    """
+    resource = show_resource(resource_id)
+    if resource.get("url_type") != "upload":
+        return "skipped"
+    dataset = show_dataset(resource["package_id"])
+    return depot.move_into_depot(ckan_path(resource_id),
+                                 user_depot_path(resource, dataset))
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStoreResult:
+    stored: s3.StoredObject
+    public: bool
+    fields_changed: bool
+
+
+def object_location(resource: dict[str, Any], dataset: dict[str, Any],
+                    artifact: str = "resource") -> tuple[str, str]:
+    return (s3.bucket_for_circle(dataset["owner_org"]),
+            naming.object_key(artifact, resource["id"]))
+
+
+def store_resource_in_object_store(
+        resource_id: str,
+        progress: Callable[[int], None] | None = None
+) -> ObjectStoreResult:
+    """Upload the local file of a resource to its circle's bucket, tag it
+    for the dataset's visibility and set the resource's S3 fields."""
+    resource = show_resource(resource_id)
+    dataset = show_dataset(resource["package_id"])
+    path = ckan_path(resource_id)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"resource {resource_id} has no local file "
+                                f"at {path}")
+    client = s3.get_client()
+    bucket, key = object_location(resource, dataset)
+    s3.ensure_bucket(client, bucket)
+    stored = s3.upload_file(
+        client, path, bucket, key,
+        part_size=dcor_config.s3_part_size(),
+        max_concurrency=dcor_config.s3_max_concurrency(),
+        known_sha256=resource.get("sha256"), progress=progress)
+    public = dataset_is_public(dataset)
+    s3.set_public(client, bucket, key, public)
+    fields = {
+        "s3_available": True,
+        "s3_url": naming.object_url(dcor_config.s3_endpoint_url(), bucket,
+                                    key),
+        "sha256": stored.sha256,
+        "size": stored.size,
+    }
+    changed = any(resource.get(k) != v for k, v in fields.items())
+    if changed:
+        tk.get_action("resource_patch")(system_context(),
+                                        {"id": resource_id, **fields})
+    return ObjectStoreResult(stored, public, changed)
+
+
+def apply_dataset_visibility(dataset_id: str) -> int:
+    """Tag the dataset's objects public exactly while it is public and
+    active. Returns the number of objects whose tag changed."""
+    dataset = show_dataset(dataset_id)
+    public = dataset_is_public(dataset)
+    client = s3.get_client()
+    changed = 0
+    for resource in dataset.get("resources", []):
+        for artifact in naming.ARTIFACTS:
+            bucket, key = object_location(resource, dataset, artifact)
+            if s3.object_head(client, bucket, key) is None:
+                continue
+            changed += s3.set_public(client, bucket, key, public)
+    return changed
+
+
+def incomplete_steps(resource: dict[str, Any]) -> list[str]:
+    """Which pipeline steps a resource still needs ("depot", "s3")."""
+    steps = []
+    if resource.get("url_type") == "upload":
+        path = ckan_path(resource["id"])
+        if not os.path.islink(path):
+            steps.append("depot")
+        if dcor_config.s3_enabled() and not (
+                resource.get("s3_available") and resource.get("sha256")
+                and resource.get("s3_url")):
+            steps.append("s3")
+    return steps

@@ -1,0 +1,181 @@
+"""I/O on block storage: hashing, verified copies and the depot symlink.
+
+Nothing here removes or replaces a file before the bytes at the new place
+have been verified (size and sha256).
+"""
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import os
+import uuid
+from typing import BinaryIO, Callable
+
+CHUNK_SIZE = 4 * 1024**2
+
+
+class DepotError(RuntimeError):
+    """A depot operation cannot go on without risking data."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    sha256: str
+
+
+def sha256_of_file(path: str,
+                   progress: Callable[[int], None] | None = None) -> FileInfo:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        _drop_cache(handle)
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+    return FileInfo(path, size, digest.hexdigest())
+
+
+def _drop_cache(handle: BinaryIO) -> None:
+    """Ask the kernel to forget cached pages, so a verification reads disk."""
+    try:
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):
+        pass
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_name(path: str, tag: str) -> str:
+    folder, name = os.path.split(path)
+    # short enough for NAME_MAX even when `name` is long
+    return os.path.join(folder, f".{name[:180]}.{tag}-{uuid.uuid4().hex[:12]}")
+
+
+def copy_verified(source: str, target: str) -> FileInfo:
+    """Copy `source` to `target` and verify the copy.
+
+    Source bytes are read once (size and sha256 computed while copying); the
+    copy is written under a temporary name, fsynced, read back from disk and
+    compared, then renamed into place. `target` must not exist.
+    """
+    if os.path.lexists(target):
+        raise DepotError(f"refusing to overwrite {target}")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    temp = _temp_name(target, "part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(source, "rb") as src, open(temp, "xb") as dst:
+            while chunk := src.read(CHUNK_SIZE):
+                digest.update(chunk)
+                size += len(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        expected = FileInfo(source, size, digest.hexdigest())
+        copied = sha256_of_file(temp)
+        if (copied.size, copied.sha256) != (expected.size, expected.sha256):
+            raise DepotError(
+                f"copy of {source} does not verify: size {copied.size} vs "
+                f"{expected.size}, sha256 {copied.sha256} vs {expected.sha256}")
+        # link() fails if a racing worker already put a file there
+        os.link(temp, target)
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    os.unlink(temp)
+    _fsync_dir(os.path.dirname(target))
+    return FileInfo(target, size, expected.sha256)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def same_file_bytes(a: str, b: str) -> bool:
+    """True if two paths hold the same bytes (same inode, or same hash)."""
+    sa, sb = os.stat(a), os.stat(b)
+    if (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino):
+        return True
+    if sa.st_size != sb.st_size:
+        return False
+    return sha256_of_file(a).sha256 == sha256_of_file(b).sha256
+
+
+def replace_with_symlink(path: str, target: str) -> None:
+    """Atomically make `path` a symlink to `target` (an existing file)."""
+    if not os.path.isfile(target):
+        raise DepotError(f"symlink target {target} is not a file")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = _temp_name(path, "link")
+    os.symlink(target, temp)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    _fsync_dir(os.path.dirname(path))
+
+
+def move_into_depot(ckan_path: str, depot_path: str) -> str:
+    """Put the file at `ckan_path` into `depot_path`, leave a symlink.
+
+    Returns how it went: "linked" (same file system: a hard link, no bytes
+    copied), "copied" (verified copy across file systems), "symlinked" (the
+    depot already held the same bytes) or "done" (nothing to do). Safe to
+    re-run after a crash at any point; raises DepotError where going on
+    could lose data.
+    """
+    if os.path.islink(ckan_path):
+        current = os.path.realpath(ckan_path)
+        if not os.path.isfile(current):
+            raise DepotError(f"{ckan_path} is a dangling symlink to {current}")
+        # in this depot, or placed by another one (e.g. figshare)
+        return "done"
+
+    if not os.path.lexists(ckan_path):
+        if os.path.isfile(depot_path):
+            # a crash after the depot copy and before the symlink
+            replace_with_symlink(ckan_path, depot_path)
+            return "symlinked"
+        raise DepotError(f"no file at {ckan_path} and none at {depot_path}")
+
+    if not os.path.isfile(ckan_path):
+        raise DepotError(f"{ckan_path} is not a regular file")
+
+    if os.path.lexists(depot_path):
+        if not os.path.isfile(depot_path) or os.path.islink(depot_path):
+            raise DepotError(f"{depot_path} exists and is not a regular file")
+        if not same_file_bytes(ckan_path, depot_path):
+            raise DepotError(
+                f"{depot_path} exists with other bytes than {ckan_path}")
+        replace_with_symlink(ckan_path, depot_path)
+        return "symlinked"
+
+    os.makedirs(os.path.dirname(depot_path), exist_ok=True)
+    try:
+        os.link(ckan_path, depot_path)
+        how = "linked"
+        _fsync_dir(os.path.dirname(depot_path))
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK,
+                             errno.ENOTSUP):
+            raise
+        copy_verified(ckan_path, depot_path)
+        how = "copied"
+    replace_with_symlink(ckan_path, depot_path)
+    return how
