@@ -6,9 +6,9 @@ import logging
 
 import ckan.plugins.toolkit as tk
 from ckan.lib import jobs as ckan_jobs
-from rq.dependency import Dependency
+
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Dependency, Job
 
 from . import config as dcor_config
 from . import pipeline

@@ -5,8 +5,9 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
-from . import jobs
+from . import jobs, pipeline
 from .cli import get_commands
+from .storage.ckan_uploader import DepotResourceUpload
 
 
 @tk.blanket.config_declarations
@@ -15,6 +16,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.IPackageController, inherit=True)
+    p.implements(p.IUploader, inherit=True)
 
     # IConfigurable
     def configure(self, config):
@@ -28,9 +30,17 @@ class DCORDepotPlugin(p.SingletonPlugin):
         if resource.get("url_type") == "upload":
             jobs.enqueue_resource_jobs(resource["id"])
 
+    # IUploader
+    def get_resource_uploader(self, data_dict):
+        return DepotResourceUpload(data_dict)
+
     # IPackageController
     def after_dataset_update(self, context, pkg_dict):
         if context.get("is_background_job") or not dcor_config.s3_enabled():
             return
-        if pkg_dict.get("resources"):
-            jobs.enqueue_visibility_job(pkg_dict["id"])
+        before = context.get("original_package")
+        if before and before.get("id") == pkg_dict.get("id") and \
+                pipeline.dataset_is_public(before) == \
+                pipeline.dataset_is_public(pkg_dict):
+            return  # visibility unchanged
+        jobs.enqueue_visibility_job(pkg_dict["id"])

@@ -8,6 +8,7 @@ plugin on a production site.
 """
 from __future__ import annotations
 
+import collections
 import logging
 from typing import Any
 
@@ -29,8 +30,10 @@ class EmptyPackageSearchQuery(PackageSearchQuery):
             **kwargs: Any) -> dict[str, Any]:
         self.count = 0
         self.results = []
-        self.facets = {}
-        return {"results": [], "count": 0}
+        # group listings read facet counts by field name
+        self.facets = collections.defaultdict(dict)
+        return {"results": [], "count": 0, "facets": {},
+                "search_facets": {}}
 
     def get_all_entity_ids(self, max_results: int = 1000) -> list[str]:
         return []
@@ -47,6 +50,7 @@ def solr_answers(solr_url: str, timeout: float = 2.0) -> bool:
 def switch_off_package_search() -> None:
     search._INDICES["package"] = NoopSearchIndex
     search._QUERIES["package"] = EmptyPackageSearchQuery
+    search.PackageSearchQuery = EmptyPackageSearchQuery
 
 
 class DevNoSolrPlugin(p.SingletonPlugin):
