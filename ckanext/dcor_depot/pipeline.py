@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import uuid
 from typing import Any, Callable
 
 import ckan.plugins.toolkit as tk
@@ -155,3 +156,120 @@ def incomplete_steps(resource: dict[str, Any]) -> list[str]:
                 and resource.get("s3_url")):
             steps.append("s3")
     return steps
+
+
+# Appending a local file to a dataset (the append-resource command)
+
+APPEND_NAMESPACE = uuid.UUID("5d4a3b1e-2f0c-4c59-9d1e-0c6f0d2a7b31")
+
+
+class BadInput(ValueError):
+    """Input that names something that does not exist or cannot be used."""
+
+
+def appended_resource_id(dataset_id: str, file_name: str, sha256: str) -> str:
+    return str(uuid.uuid5(APPEND_NAMESPACE,
+                          f"{dataset_id}/{file_name}/{sha256}"))
+
+
+def check_append_input(path: str, dataset_id: str) -> dict[str, Any]:
+    """Validate append-resource input; returns the dataset."""
+    if not os.path.lexists(path):
+        raise BadInput(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise BadInput(f"is a directory, not a file: {path}")
+    if not os.path.isfile(path):
+        raise BadInput(f"not a regular file: {path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        dataset = show_dataset(dataset_id)
+    except tk.ObjectNotFound:
+        raise BadInput(f"no such dataset: {dataset_id}") from None
+    if dataset.get("state") not in ("active", "draft"):
+        raise BadInput(f"dataset {dataset_id} is {dataset.get('state')}")
+    if not dataset.get("owner_org"):
+        raise BadInput(f"dataset {dataset_id} belongs to no circle")
+    return dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class AppendResult:
+    resource_id: str
+    created: bool
+    depot_path: str
+    object_store: ObjectStoreResult | None
+    source_deleted: bool
+
+
+def _existing_append(dataset: dict[str, Any], file_name: str,
+                     path: str) -> dict[str, Any] | None:
+    """The resource a previous run made from this file, if any (reads the
+    file only when a candidate with the same name and size exists)."""
+    size = os.stat(path).st_size
+    candidates = [r for r in dataset.get("resources", [])
+                  if r.get("name") == file_name and r.get("size") == size]
+    if not candidates:
+        return None
+    sha256 = depot.sha256_of_file(path).sha256
+    rid = appended_resource_id(dataset["id"], file_name, sha256)
+    return next((r for r in candidates if r["id"] == rid), None)
+
+
+def append_file(path: str, dataset_id: str, delete_source: bool = False,
+                progress: Callable[[int], None] | None = None
+                ) -> AppendResult:
+    """Add a local file as a new resource: verified depot copy, symlink at
+    CKAN's path, S3 object. A re-run adds nothing."""
+    dataset = check_append_input(path, dataset_id)
+    file_name = naming.safe_name(os.path.basename(path), "file name")
+    resource = _existing_append(dataset, file_name, path)
+    created = resource is None
+    if resource is None:
+        stub = {"id": "00000000-0000-0000-0000-000000000000",
+                "name": file_name}
+        folder = os.path.dirname(user_depot_path(stub, dataset))
+        temp, info = depot.copy_to_temp(path, folder)
+        rid = appended_resource_id(dataset["id"], file_name, info.sha256)
+        target = user_depot_path({"id": rid, "name": file_name}, dataset)
+        if os.path.isfile(target) and not os.path.islink(target):
+            # left by an interrupted run: keep it if it holds these bytes
+            existing = depot.sha256_of_file(target)
+            os.unlink(temp)
+            if (existing.size, existing.sha256) != (info.size, info.sha256):
+                raise depot.DepotError(
+                    f"{target} exists with other bytes than {path}")
+        else:
+            depot.place_verified(temp, info, target)
+        try:
+            resource = show_resource(rid)
+        except tk.ObjectNotFound:
+            resource = tk.get_action("resource_create")(system_context(), {
+                "id": rid, "package_id": dataset["id"], "name": file_name,
+                "url": file_name, "url_type": "upload",
+                "size": info.size, "sha256": info.sha256,
+            })
+    rid = resource["id"]
+    target = user_depot_path(resource, dataset)
+    depot.move_into_depot(ckan_path(rid), target)
+    stored = None
+    if dcor_config.s3_enabled():
+        stored = store_resource_in_object_store(rid, progress=progress)
+    deleted = False
+    if delete_source:
+        # only after the depot copy (verified when placed) and the S3 object
+        # (verified by ETag) match the source's sha256
+        resource = show_resource(rid)
+        local = os.path.realpath(ckan_path(rid))
+        verified = os.path.isfile(local) and \
+            os.path.getsize(local) == resource.get("size") and \
+            (stored is None or stored.stored.sha256 == resource.get("sha256"))
+        if not verified:
+            raise depot.DepotError(
+                f"not deleting {path}: copies of resource {rid} do not verify")
+        os.unlink(path)
+        deleted = True
+    return AppendResult(rid, created, target, stored, deleted)

@@ -1,4 +1,90 @@
 """Depot commands: append-resource, run-jobs-dcor-depot."""
 from __future__ import annotations
 
-COMMANDS: list = []
+import datetime
+import os
+
+import click
+
+import ckan.model as model
+
+from .. import pipeline
+from ..storage import depot
+from .progress import byte_progress
+
+
+@click.command("append-resource")
+@click.argument("path")
+@click.argument("dataset_id")
+@click.option("--delete-source", is_flag=True,
+              help="Delete PATH once the depot copy and the S3 object are "
+                   "verified.")
+def append_resource(path, dataset_id, delete_source):
+    """Add the file PATH as a new resource to dataset DATASET_ID."""
+    try:
+        pipeline.check_append_input(path, dataset_id)
+        with byte_progress(os.path.getsize(path), "append") as advance:
+            result = pipeline.append_file(path, dataset_id, delete_source,
+                                          progress=advance)
+    except (pipeline.BadInput, depot.DepotError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    state = "created" if result.created else "already present"
+    click.echo(f"resource {result.resource_id} {state}; depot: "
+               f"{result.depot_path}")
+    if result.object_store:
+        stored = result.object_store.stored
+        click.echo(f"s3://{stored.bucket}/{stored.key} sha256 "
+                   f"{stored.sha256} ({'uploaded' if stored.uploaded else 'already there'})")
+    if result.source_deleted:
+        click.echo(f"deleted {path}")
+
+
+def _datasets(modified_days: int | None):
+    """Dataset ids, streamed from the database (drafts included)."""
+    query = model.Session.query(model.Package.id).filter(
+        model.Package.state.in_(["active", "draft"]))
+    if modified_days is not None:
+        since = datetime.datetime.utcnow() - datetime.timedelta(
+            days=modified_days)
+        query = query.filter(model.Package.metadata_modified >= since)
+    return query.order_by(model.Package.id).yield_per(200)
+
+
+@click.command("run-jobs-dcor-depot")
+@click.option("--modified-days", type=click.IntRange(min=0), default=None,
+              help="Only datasets modified in the last N days.")
+def run_jobs_dcor_depot(modified_days):
+    """Complete the depot and S3 steps that did not finish."""
+    done = failed = checked = 0
+    query = _datasets(modified_days)
+    with click.progressbar((row.id for row in query), label="datasets",
+                           length=query.count()) as bar:
+        for dataset_id in bar:
+            dataset = pipeline.show_dataset(dataset_id)
+            for resource in dataset.get("resources", []):
+                checked += 1
+                steps = pipeline.incomplete_steps(resource)
+                for step in steps:
+                    try:
+                        if step == "depot":
+                            how = pipeline.move_resource_to_depot(
+                                resource["id"])
+                        else:
+                            stored = pipeline.store_resource_in_object_store(
+                                resource["id"]).stored
+                            how = "uploaded" if stored.uploaded else \
+                                "verified"
+                        done += 1
+                        click.echo(f"\n{resource['id']}: {step} {how}")
+                    except Exception as exc:  # report and go on
+                        failed += 1
+                        click.echo(f"\n{resource['id']}: {step} failed: {exc}",
+                                   err=True)
+                        break
+    click.echo(f"checked {checked} resources: {done} steps completed, "
+               f"{failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+COMMANDS = [append_resource, run_jobs_dcor_depot]

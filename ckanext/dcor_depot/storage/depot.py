@@ -62,17 +62,14 @@ def _temp_name(path: str, tag: str) -> str:
     return os.path.join(folder, f".{name[:180]}.{tag}-{uuid.uuid4().hex[:12]}")
 
 
-def copy_verified(source: str, target: str) -> FileInfo:
-    """Copy `source` to `target` and verify the copy.
+def copy_to_temp(source: str, folder: str) -> tuple[str, FileInfo]:
+    """Copy `source` into a temporary file in `folder`, fsynced.
 
-    Source bytes are read once (size and sha256 computed while copying); the
-    copy is written under a temporary name, fsynced, read back from disk and
-    compared, then renamed into place. `target` must not exist.
+    Returns the temporary path and size and sha256 of the source bytes,
+    computed while copying (the source is read once).
     """
-    if os.path.lexists(target):
-        raise DepotError(f"refusing to overwrite {target}")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    temp = _temp_name(target, "part")
+    os.makedirs(folder, exist_ok=True)
+    temp = _temp_name(os.path.join(folder, os.path.basename(source)), "part")
     digest = hashlib.sha256()
     size = 0
     try:
@@ -83,20 +80,38 @@ def copy_verified(source: str, target: str) -> FileInfo:
                 dst.write(chunk)
             dst.flush()
             os.fsync(dst.fileno())
-        expected = FileInfo(source, size, digest.hexdigest())
-        copied = sha256_of_file(temp)
-        if (copied.size, copied.sha256) != (expected.size, expected.sha256):
-            raise DepotError(
-                f"copy of {source} does not verify: size {copied.size} vs "
-                f"{expected.size}, sha256 {copied.sha256} vs {expected.sha256}")
-        # link() fails if a racing worker already put a file there
-        os.link(temp, target)
     except BaseException:
         _remove_quietly(temp)
         raise
-    os.unlink(temp)
+    return temp, FileInfo(source, size, digest.hexdigest())
+
+
+def place_verified(temp: str, expected: FileInfo, target: str) -> FileInfo:
+    """Read `temp` back from disk, compare it with `expected` and give it
+    the name `target` (which must not exist). `temp` is removed either way."""
+    try:
+        copied = sha256_of_file(temp)
+        if (copied.size, copied.sha256) != (expected.size, expected.sha256):
+            raise DepotError(
+                f"copy of {expected.path} does not verify: size {copied.size}"
+                f" vs {expected.size}, sha256 {copied.sha256} vs "
+                f"{expected.sha256}")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # link() fails if a racing worker already put a file there
+        os.link(temp, target)
+    finally:
+        _remove_quietly(temp)
     _fsync_dir(os.path.dirname(target))
-    return FileInfo(target, size, expected.sha256)
+    return FileInfo(target, expected.size, expected.sha256)
+
+
+def copy_verified(source: str, target: str) -> FileInfo:
+    """Copy `source` to `target` (which must not exist) and verify the copy
+    before it gets its name."""
+    if os.path.lexists(target):
+        raise DepotError(f"refusing to overwrite {target}")
+    temp, info = copy_to_temp(source, os.path.dirname(target))
+    return place_verified(temp, info, target)
 
 
 def _remove_quietly(path: str) -> None:

@@ -1,0 +1,112 @@
+import hashlib
+import os
+import stat
+
+import pytest
+
+import ckan.plugins.toolkit as tk
+from ckan.tests import factories
+
+from ckanext.dcor_depot import naming
+from ckanext.dcor_depot.cli import depot as depot_cli
+
+from .helpers import files_below, make_circle_and_user, write_random_file
+
+pytestmark = [
+    pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
+    pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
+]
+
+
+def resources_of(dataset_id):
+    return tk.get_action("package_show")({"ignore_auth": True},
+                                         {"id": dataset_id})["resources"]
+
+
+@pytest.mark.parametrize("state", ["active", "draft"])
+def test_append_resource_twice_adds_once(cli, tmp_path, s3_client, state,
+                                         dcor_paths):
+    user, circle, dataset, token = make_circle_and_user(state=state)
+    source = tmp_path / "measurement.rtdc"
+    sha256 = write_random_file(source, 21 * 1024**2 + 5)  # multipart
+
+    result = cli.invoke(depot_cli.append_resource,
+                        [str(source), dataset["id"]])
+    assert result.exit_code == 0, result.output
+    resources = resources_of(dataset["id"])
+    assert len(resources) == 1
+    resource = resources[0]
+    assert resource["sha256"] == sha256 and resource["s3_available"]
+    ckan_file = naming.resource_path(str(dcor_paths["storage_path"]),
+                                     resource["id"])
+    assert os.path.islink(ckan_file)
+    assert hashlib.sha256(open(ckan_file, "rb").read()).hexdigest() == sha256
+    bucket = f"circle-{circle['id']}"
+    key = naming.object_key("resource", resource["id"])
+    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha256
+    depot_files = files_below(dcor_paths["depots_path"])
+
+    again = cli.invoke(depot_cli.append_resource,
+                       [str(source), dataset["id"]])
+    assert again.exit_code == 0, again.output
+    assert "already present" in again.output
+    assert resources_of(dataset["id"]) == resources
+    assert files_below(dcor_paths["depots_path"]) == depot_files
+    assert source.exists()
+
+
+def test_append_resource_delete_source(cli, tmp_path, s3_client):
+    user, circle, dataset, token = make_circle_and_user()
+    source = tmp_path / "cells.rtdc"
+    source.write_bytes(b"cells" * 100)
+    result = cli.invoke(depot_cli.append_resource,
+                        [str(source), dataset["id"], "--delete-source"])
+    assert result.exit_code == 0, result.output
+    assert not source.exists()
+    assert len(resources_of(dataset["id"])) == 1
+
+
+def test_append_resource_bad_input(cli, tmp_path, dcor_paths):
+    user, circle, dataset, token = make_circle_and_user()
+    unreadable = tmp_path / "secret.rtdc"
+    unreadable.write_bytes(b"x")
+    unreadable.chmod(0)
+    cases = [
+        ([str(tmp_path / "missing.rtdc"), dataset["id"]], "no such file"),
+        ([str(tmp_path), dataset["id"]], "is a directory"),
+        ([str(unreadable), "no-such-dataset"], None),
+        ([str(tmp_path / "missing.rtdc"), "no-such-dataset"], "no such file"),
+    ]
+    real = tmp_path / "real.rtdc"
+    real.write_bytes(b"y")
+    cases.append(([str(real), "no-such-dataset"], "no such dataset"))
+    if os.geteuid() != 0:  # root reads anything
+        cases.append(([str(unreadable), dataset["id"]], "cannot read"))
+    for args, message in cases:
+        result = cli.invoke(depot_cli.append_resource, args)
+        assert result.exit_code != 0, args
+        lines = [l for l in result.output.splitlines() if l.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+        if message:
+            assert message in lines[0]
+    assert resources_of(dataset["id"]) == []
+    assert files_below(dcor_paths["depots_path"]) == []
+
+
+def test_run_jobs_completes_unfinished_resources(cli, app, run_worker,
+                                                 s3_client, dcor_paths):
+    from .helpers import upload_resource
+    user, circle, dataset, token = make_circle_and_user()
+    resource = upload_resource(app, token, dataset["id"], b"cells" * 10)
+    # no worker ran: both steps are missing
+    result = cli.invoke(depot_cli.run_jobs_dcor_depot, [])
+    assert result.exit_code == 0, result.output
+    assert f"{resource['id']}: depot linked" in result.output
+    assert f"{resource['id']}: s3 uploaded" in result.output
+    shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                           {"id": resource["id"]})
+    assert shown["s3_available"]
+    again = cli.invoke(depot_cli.run_jobs_dcor_depot, ["--modified-days", "1"])
+    assert again.exit_code == 0
+    assert "0 steps completed" in again.output
