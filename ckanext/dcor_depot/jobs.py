@@ -2,6 +2,7 @@
 job that was killed can simply run again."""
 from __future__ import annotations
 
+import datetime
 import logging
 
 import ckan.plugins.toolkit as tk
@@ -53,12 +54,27 @@ def visibility_job(dataset_id: str) -> int:
     return changed
 
 
+# A "started" job whose worker has not sent a heartbeat for this long was
+# killed; it will never finish and may be queued again.
+STALE_HEARTBEAT = datetime.timedelta(minutes=3)
+
+
 def _pending_job(job_id: str, pending: set[str]) -> Job | None:
     try:
         job = Job.fetch(job_id, connection=ckan_jobs.get_queue().connection)
     except NoSuchJobError:
         return None
-    return job if job.get_status(refresh=True) in pending else None
+    status = job.get_status(refresh=True)
+    if status not in pending:
+        return None
+    if status == "started":
+        beat = job.last_heartbeat
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=datetime.timezone.utc)
+        if beat is None or now - beat > STALE_HEARTBEAT:
+            return None
+    return job
 
 
 def enqueue(fn, entity_id: str, suffix: str, title: str,

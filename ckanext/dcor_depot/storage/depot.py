@@ -114,6 +114,21 @@ def copy_verified(source: str, target: str) -> FileInfo:
     return place_verified(temp, info, target)
 
 
+def remove_stale_temps(target: str) -> int:
+    """Remove temporary copies of `target` left by killed runs. They are
+    never the only copy: the source stays until the symlink is in place."""
+    folder, name = os.path.split(target)
+    prefix = f".{name[:180]}.part-"
+    removed = 0
+    if os.path.isdir(folder):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(prefix) and entry.is_file(
+                    follow_symlinks=False):
+                _remove_quietly(entry.path)
+                removed += 1
+    return removed
+
+
 def _remove_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -190,6 +205,7 @@ def move_into_depot(ckan_path: str, depot_path: str) -> str:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK,
                              errno.ENOTSUP):
             raise
+        remove_stale_temps(depot_path)
         copy_verified(ckan_path, depot_path)
         how = "copied"
     replace_with_symlink(ckan_path, depot_path)
