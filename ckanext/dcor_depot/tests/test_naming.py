@@ -1,0 +1,73 @@
+import json
+import os
+import uuid
+
+import pytest
+
+from ckanext.dcor_depot import naming, transfer_plan
+
+RID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def test_contract_layout():
+    assert naming.resource_path("/s", RID) == \
+        "/s/resources/0a1/b2c/3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    assert naming.object_key("condensed", RID) == \
+        "condensed/0a1/b2c/3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    pid = "f00dbeef-0000-4000-8000-000000000000"
+    assert naming.user_depot_path("/d", "users-host", "alice", "lab", pid,
+                                  "ds", RID, "a.rtdc") == \
+        f"/d/users-host/alice-lab/f0/0d/ds_{RID}_a.rtdc"
+    assert naming.bucket_name("circle-{organization_id}", "ab-12") == \
+        "circle-ab-12"
+
+
+@pytest.mark.parametrize("hostile", [
+    "../../etc/passwd", "/etc/passwd", "a\x00b", ".hidden",
+    "new\nline", "back\\slash", "x" * 1000, "ümlaut" * 100])
+def test_safe_name_stays_in_folder(hostile, tmp_path):
+    name = naming.safe_name(hostile)
+    assert "/" not in name and "\x00" not in name and "\\" not in name
+    assert not name.startswith(".")
+    assert len(name.encode()) <= naming.MAX_NAME_BYTES
+    path = os.path.realpath(tmp_path / name)
+    assert os.path.dirname(path) == os.path.realpath(tmp_path)
+
+
+@pytest.mark.parametrize("empty", ["", "..", "...", "/", "\x00\x01", 5])
+def test_safe_name_rejects_nothing_usable(empty):
+    with pytest.raises(naming.UnsafeNameError):
+        naming.safe_name(empty)
+
+
+def test_bad_ids_and_artifacts():
+    with pytest.raises(ValueError):
+        naming.resource_path("/s", "../../x")
+    with pytest.raises(ValueError):
+        naming.object_key("thumbnail", RID)
+    with pytest.raises(ValueError):
+        naming.bucket_name("{organization_id}", "UPPER_case")
+
+
+def test_policy_document():
+    policy = json.loads(naming.public_read_policy("circle-x"))
+    statement, = policy["Statement"]
+    assert statement["Action"] == ["s3:GetObject"]
+    assert statement["Resource"] == ["arn:aws:s3:::circle-x/*"]
+    assert statement["Condition"] == {
+        "StringEquals": {"s3:ExistingObjectTag/public": "true"}}
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * 1024**2, 100 * 1024**3,
+                                  5 * 1024**4])
+def test_part_size_respects_limits(size):
+    part = transfer_plan.part_size_for(size, 16 * 1024**2)
+    assert transfer_plan.MIN_PART_SIZE <= part <= transfer_plan.MAX_PART_SIZE
+    assert transfer_plan.part_count(size, part) <= transfer_plan.MAX_PARTS
+
+
+def test_part_size_rejects_impossible_sizes():
+    with pytest.raises(ValueError):
+        transfer_plan.part_size_for(-1, 16 * 1024**2)
+    with pytest.raises(ValueError):
+        transfer_plan.part_size_for(6 * 1024**4, 16 * 1024**2)
