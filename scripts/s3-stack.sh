@@ -12,6 +12,8 @@ RGW_PORT="${DCOR_S3_PORT:-7480}"
 ACCESS_KEY="${DCOR_S3_ACCESS_KEY:-DCORDEVACCESSKEY0001}"
 SECRET_KEY="${DCOR_S3_SECRET_KEY:-dcor-dev-secret-key-0000000000000000000001}"
 ENDPOINT="http://127.0.0.1:$RGW_PORT"
+# Bump when the ceph.conf below changes, so that `up` rebuilds the store.
+CONF_VERSION=2
 
 log() { echo "[s3-stack] $*" >&2; }
 
@@ -29,6 +31,7 @@ install_packages() {
 # The stack is healthy when radosgw answers an authenticated request with our keys.
 healthy() {
   [ -f "$CONF" ] || return 1
+  [ "$(cat "$CEPH_DIR/conf-version" 2>/dev/null)" = "$CONF_VERSION" ] || return 1
   curl -fsS -m 5 -o /dev/null "$ENDPOINT" 2>/dev/null || return 1
   timeout 20 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 || return 1
 }
@@ -64,7 +67,9 @@ pid_file = $CEPH_DIR/run/\$name.pid
 admin_socket = $CEPH_DIR/run/\$name.asok
 log_file = $CEPH_DIR/log/\$name.log
 osd_objectstore = memstore
-memstore_device_bytes = 17179869184
+# objects live in RAM: 12 GiB at most
+memstore_device_bytes = 12884901888
+mon_data_avail_warn = 5
 osd_pool_default_size = 1
 osd_pool_default_min_size = 1
 osd_pool_default_pg_num = 8
@@ -86,6 +91,10 @@ osd_data = $CEPH_DIR/osd/0
 rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw_data = $CEPH_DIR/rgw/a
 rgw_dns_name = 127.0.0.1
+# free the RAM of deleted objects at once, not after the default two hours
+rgw_gc_obj_min_wait = 0
+rgw_gc_processor_period = 5
+rgw_gc_processor_max_time = 5
 CONF
 }
 
@@ -113,6 +122,7 @@ bootstrap() {
     if curl -fsS -o /dev/null "$ENDPOINT" 2>/dev/null; then break; fi
     sleep 0.5
   done
+  echo "$CONF_VERSION" > "$CEPH_DIR/conf-version"
   radosgw-admin -c "$CONF" user create --uid=dcor-dev --display-name="DCOR dev" \
     --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null
 }

@@ -1,0 +1,166 @@
+"""Upload benchmark: the depot's verified upload vs plain boto3 upload_file.
+
+Both upload the same file to the same S3 server in the same run, each in a
+fresh subprocess (so peak memory is per method). Prints MB/s, the ratio to
+boto3, bytes read from disk per byte uploaded and peak memory.
+
+    .venv-ckan2.12.0/bin/python bench/bench_upload.py [--size-mib 1024]
+
+S3 settings come from DCOR_S3_ENDPOINT / DCOR_S3_ACCESS_KEY /
+DCOR_S3_SECRET_KEY, defaulting to the local stack (scripts/s3-stack.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ENDPOINT = os.environ.get("DCOR_S3_ENDPOINT", "http://127.0.0.1:7480")
+ACCESS = os.environ.get("DCOR_S3_ACCESS_KEY", "DCORDEVACCESSKEY0001")
+SECRET = os.environ.get("DCOR_S3_SECRET_KEY",
+                        "dcor-dev-secret-key-0000000000000000000001")
+MB = 1e6
+
+
+def proc_io() -> dict[str, int]:
+    with open("/proc/self/io") as handle:
+        return {k: int(v) for k, v in
+                (line.split(": ") for line in handle.read().splitlines())}
+
+
+def make_client(max_pool: int = 10):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=ENDPOINT,
+                        aws_access_key_id=ACCESS,
+                        aws_secret_access_key=SECRET,
+                        region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"},
+                                      max_pool_connections=max_pool))
+
+
+def run_one(method: str, path: str, bucket: str, key: str) -> dict:
+    """Runs in the subprocess: one upload, measured."""
+    size = os.path.getsize(path)
+    if method == "depot":
+        from ckanext.dcor_depot.storage import s3
+        part_size = int(os.environ.get("BENCH_PART_MIB", "16")) * 1024**2
+        concurrency = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+        client = s3._client(ENDPOINT, ACCESS, SECRET, False, "us-east-1", 5,
+                            max(10, 2 * concurrency))
+        upload = lambda: s3.upload_file(  # noqa: E731
+            client, path, bucket, key, part_size=part_size,
+            max_concurrency=concurrency)
+    elif method == "boto3":
+        client = make_client()
+        upload = lambda: client.upload_file(path, bucket, key)  # noqa: E731
+    else:
+        raise SystemExit(f"unknown method {method}")
+    io_before = proc_io()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    upload()
+    seconds = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    io_after = proc_io()
+    return {
+        "method": method, "seconds": seconds, "size": size,
+        "mb_per_s": size / MB / seconds,
+        "cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime)
+        - (cpu_before.ru_utime + cpu_before.ru_stime),
+        # read() calls on files (and a little from sockets)
+        "read_per_byte": (io_after["rchar"] - io_before["rchar"]) / size,
+        "disk_read_per_byte":
+            (io_after["read_bytes"] - io_before["read_bytes"]) / size,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        / 1024,
+    }
+
+
+def drop_caches() -> bool:
+    if os.environ.get("BENCH_KEEP_CACHE"):
+        return False
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def write_file(path: str, size: int) -> None:
+    block = os.urandom(16 * 1024**2)
+    with open(path, "wb") as handle:
+        left = size
+        while left:
+            handle.write(block[:left])
+            left -= min(left, len(block))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--one", nargs=4, metavar=("METHOD", "PATH",
+                                                   "BUCKET", "KEY"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(*args.one)))
+        return
+    if args.size_mib < 1 or args.rounds < 1:
+        raise SystemExit("--size-mib and --rounds must be at least 1")
+
+    client = make_client()
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    results: dict[str, list[dict]] = {"boto3": [], "depot": []}
+    with tempfile.TemporaryDirectory(prefix="dcor-bench-") as folder:
+        path = os.path.join(folder, "upload.bin")
+        write_file(path, args.size_mib * 1024**2)
+        cold = drop_caches()
+        try:
+            for round_ in range(args.rounds):
+                for method in ("boto3", "depot"):
+                    key = f"{method}-{round_}"
+                    drop_caches()
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--one", method, path,
+                         bucket, key], check=True, capture_output=True,
+                        text=True).stdout
+                    results[method].append(json.loads(out.splitlines()[-1]))
+                    client.delete_object(Bucket=bucket, Key=key)
+        finally:
+            for item in client.list_objects_v2(Bucket=bucket).get(
+                    "Contents", []):
+                client.delete_object(Bucket=bucket, Key=item["Key"])
+            client.delete_bucket(Bucket=bucket)
+
+    best = {m: max(r, key=lambda x: x["mb_per_s"]) for m, r in results.items()}
+    print(f"upload of {args.size_mib} MiB to {ENDPOINT}, best of "
+          f"{args.rounds} rounds, page cache dropped: {cold}")
+    print(f"{'method':<8} {'MB/s':>8} {'ratio':>6} {'read/byte':>10} "
+          f"{'disk/byte':>10} {'peak MB':>8} {'CPU s':>6}")
+    for method in ("boto3", "depot"):
+        r = best[method]
+        print(f"{method:<8} {r['mb_per_s']:8.1f} "
+              f"{r['mb_per_s'] / best['boto3']['mb_per_s']:6.2f} "
+              f"{r['read_per_byte']:10.3f} {r['disk_read_per_byte']:10.3f} "
+              f"{r['peak_rss_mb']:8.0f} {r['cpu_s']:6.1f}")
+    print("depot also computes sha256 and per-part MD5 and verifies the "
+          "ETag; boto3 verifies nothing end to end.")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"best": best, "all": results}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
