@@ -113,3 +113,19 @@ def enqueue_visibility_job(dataset_id: str) -> Job:
     return enqueue(visibility_job, dataset_id, "visibility",
                    f"Apply visibility of dataset {dataset_id} to S3",
                    pending={"queued", "deferred", "scheduled"})
+
+
+def backup_job(resource_id: str) -> str:
+    try:
+        how = pipeline.backup_object_to_depot(resource_id)
+    except Exception as exc:
+        log.error("backup of resource %s to the depot failed: %s",
+                  resource_id, exc)
+        raise
+    log.info("resource %s backed up to the depot (%s)", resource_id, how)
+    return how
+
+
+def enqueue_backup_job(resource_id: str) -> Job:
+    return enqueue(backup_job, resource_id, "depot-backup",
+                   f"Back up resource {resource_id} from S3 to the depot")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
-from . import naming
+from . import naming, transfer_plan
 from .storage import depot, s3
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,13 @@ def apply_dataset_visibility(dataset_id: str) -> int:
 
 
 def incomplete_steps(resource: dict[str, Any]) -> list[str]:
-    """Which pipeline steps a resource still needs ("depot", "s3")."""
+    """Which pipeline steps a resource still needs ("depot", "s3",
+    "backup")."""
     steps = []
+    if resource.get("url_type") == S3_UPLOAD and not (
+            os.path.islink(ckan_path(resource["id"]))
+            and resource.get("sha256")):
+        steps.append("backup")
     if resource.get("url_type") == "upload":
         path = ckan_path(resource["id"])
         if not os.path.islink(path):
@@ -273,3 +278,94 @@ def append_file(path: str, dataset_id: str, delete_source: bool = False,
         os.unlink(path)
         deleted = True
     return AppendResult(rid, created, target, stored, deleted)
+
+
+# Direct uploads to S3 (url_type "s3_upload")
+
+S3_UPLOAD = "s3_upload"
+PRESIGNED_URL_EXPIRES = 24 * 3600
+
+
+def presigned_upload_urls(organization_id: str, file_size: int
+                          ) -> dict[str, Any]:
+    """URLs for a client to upload a new resource's file straight to S3."""
+    client = s3.get_client()
+    bucket = s3.bucket_for_circle(organization_id)
+    s3.ensure_bucket(client, bucket)
+    from ckan import model
+    while True:
+        rid = str(uuid.uuid4())
+        if model.Session.get(model.Resource, rid) is None:
+            break
+    part_size = transfer_plan.part_size_for(file_size,
+                                            dcor_config.s3_part_size())
+    urls = s3.presigned_upload(client, bucket,
+                               naming.object_key("resource", rid), file_size,
+                               part_size, PRESIGNED_URL_EXPIRES)
+    return {**urls, "resource_id": rid}
+
+
+def describe_s3_upload(resource: dict[str, Any], owner_org: str
+                       ) -> dict[str, Any]:
+    """Fields of a resource whose object a client uploaded, or raise
+    tk.ValidationError when there is no such object."""
+    rid = resource.get("id")
+    try:
+        naming.check_resource_id(rid)
+    except ValueError:
+        raise tk.ValidationError({"id": [
+            f"a resource with url_type {S3_UPLOAD} needs the resource id "
+            "from resource_upload_s3_urls"]}) from None
+    client = s3.get_client()
+    bucket = s3.bucket_for_circle(owner_org)
+    key = naming.object_key("resource", rid)
+    head = s3.object_head(client, bucket, key)
+    if head is None:
+        raise tk.ValidationError({"id": [
+            f"no object was uploaded for resource {rid}"]})
+    return {"s3_available": True, "size": head["ContentLength"],
+            "s3_url": naming.object_url(dcor_config.s3_endpoint_url(),
+                                        bucket, key)}
+
+
+def backup_object_to_depot(resource_id: str) -> str:
+    """Copy a client's S3 object into the user depot, verified, symlink it
+    at CKAN's path and set sha256. Returns "done" or "copied"."""
+    resource = show_resource(resource_id)
+    dataset = show_dataset(resource["package_id"])
+    target = user_depot_path(resource, dataset)
+    link = ckan_path(resource_id)
+    client = s3.get_client()
+    bucket, key = object_location(resource, dataset)
+    how = "done"
+    if not (os.path.islink(link) and os.path.isfile(target)
+            and resource.get("sha256")):
+        head = s3.object_head(client, bucket, key)
+        if head is None:
+            raise FileNotFoundError(f"no object s3://{bucket}/{key}")
+        if os.path.isfile(target):
+            # an earlier run placed it; it was verified before its rename
+            info = depot.sha256_of_file(target)
+            if info.size != head["ContentLength"]:
+                raise depot.DepotError(
+                    f"{target} has {info.size} bytes, the object "
+                    f"{head['ContentLength']}")
+        else:
+            depot.remove_stale_temps(target)
+            part_size = transfer_plan.part_size_for(
+                head["ContentLength"], dcor_config.s3_part_size())
+            temp, info = s3.download_to_temp(client, bucket, key, target,
+                                             part_size)
+            info = depot.place_verified(temp, info, target)
+            how = "copied"
+        depot.replace_with_symlink(link, target)
+        tags = s3.object_tags(client, bucket, key)
+        if tags.get(s3.SHA256_TAG, info.sha256) != info.sha256:
+            raise depot.DepotError(
+                f"s3://{bucket}/{key} is tagged sha256 "
+                f"{tags[s3.SHA256_TAG]}, its bytes have {info.sha256}")
+        s3.put_sha256_tag(client, bucket, key, info.sha256)
+        tk.get_action("resource_patch")(system_context(), {
+            "id": resource_id, "sha256": info.sha256, "size": info.size})
+    s3.set_public(client, bucket, key, dataset_is_public(dataset))
+    return how

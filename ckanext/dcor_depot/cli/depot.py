@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime
 import os
 
+import botocore.exceptions
 import click
 
 import ckan.model as model
 
 from .. import pipeline
-from ..storage import depot
+from ..storage import depot, s3
 from .progress import byte_progress
 
 
@@ -69,6 +70,9 @@ def run_jobs_dcor_depot(modified_days):
                         if step == "depot":
                             how = pipeline.move_resource_to_depot(
                                 resource["id"])
+                        elif step == "backup":
+                            how = pipeline.backup_object_to_depot(
+                                resource["id"])
                         else:
                             stored = pipeline.store_resource_in_object_store(
                                 resource["id"]).stored
@@ -87,4 +91,44 @@ def run_jobs_dcor_depot(modified_days):
         raise SystemExit(1)
 
 
-COMMANDS = [append_resource, run_jobs_dcor_depot]
+@click.command("dcor-prune-stale-multipart-uploads")
+@click.option("--initiated-before-days", type=click.IntRange(min=0),
+              default=7, show_default=True,
+              help="Abort uploads started more than N days ago.")
+@click.option("--dry-run", is_flag=True, help="Only report.")
+def prune_stale_multipart_uploads(initiated_before_days, dry_run):
+    """Abort stale multipart uploads in every circle bucket of this site."""
+    try:
+        client = s3.get_client()
+    except s3.S3NotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+    cutoff = datetime.datetime.now(datetime.timezone.utc) - \
+        datetime.timedelta(days=initiated_before_days)
+    circles = model.Session.query(model.Group.id).filter(
+        model.Group.is_organization.is_(True))
+    found = aborted = 0
+    for (circle_id,) in circles.yield_per(200):
+        bucket = s3.bucket_for_circle(circle_id)
+        try:
+            uploads = list(s3.open_multipart_uploads(client, bucket))
+        except botocore.exceptions.ClientError as exc:
+            if s3.error_code(exc) == "NoSuchBucket":
+                continue
+            raise click.ClickException(f"{bucket}: {exc}") from None
+        for upload in uploads:
+            if upload["Initiated"] >= cutoff:
+                continue
+            found += 1
+            click.echo(f"s3://{bucket}/{upload['Key']} upload "
+                       f"{upload['UploadId']} initiated {upload['Initiated']:%Y-%m-%d %H:%M}"
+                       f"{' (dry run)' if dry_run else ': aborted'}")
+            if not dry_run:
+                client.abort_multipart_upload(Bucket=bucket,
+                                              Key=upload["Key"],
+                                              UploadId=upload["UploadId"])
+                aborted += 1
+    click.echo(f"{found} stale multipart uploads found, {aborted} aborted")
+
+
+COMMANDS = [append_resource, run_jobs_dcor_depot,
+            prune_stale_multipart_uploads]

@@ -56,6 +56,12 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def temp_path(folder: str, name: str) -> str:
+    """A fresh temporary file name in `folder` for a future `name`."""
+    os.makedirs(folder, exist_ok=True)
+    return _temp_name(os.path.join(folder, name), "part")
+
+
 def _temp_name(path: str, tag: str) -> str:
     folder, name = os.path.split(path)
     # short enough for NAME_MAX even when `name` is long

@@ -224,11 +224,11 @@ def _existing_object(client: Any, bucket: str, key: str, path: str,
         raise ObjectConflict(
             f"s3://{bucket}/{key} exists without sha256 and its ETag "
             f"{head['ETag']} does not match the local file ({local_etag})")
-    _put_sha256_tag(client, bucket, key, local_sha)
+    put_sha256_tag(client, bucket, key, local_sha)
     return StoredObject(bucket, key, size, local_sha, uploaded=False)
 
 
-def _put_sha256_tag(client: Any, bucket: str, key: str, sha256: str) -> None:
+def put_sha256_tag(client: Any, bucket: str, key: str, sha256: str) -> None:
     tags = object_tags(client, bucket, key)
     tags[SHA256_TAG] = sha256
     client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [
@@ -271,7 +271,7 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
             f"{head and head['ContentLength']} bytes, ETag "
             f"{head and head['ETag']}; sent {size} bytes, ETag {etag}")
     if multipart:
-        _put_sha256_tag(client, bucket, key, sha256)
+        put_sha256_tag(client, bucket, key, sha256)
     return StoredObject(bucket, key, size, sha256, uploaded=True)
 
 
@@ -373,3 +373,100 @@ def _upload_multipart(client: Any, path: str, bucket: str, key: str,
     # upload_file checks it, then the sha256 tag is set
     return sha.hexdigest(), transfer_plan.multipart_etag(
         [md5 for _, md5 in results])
+
+
+# Direct uploads by clients (presigned URLs) and their backup
+
+def presigned_upload(client: Any, bucket: str, key: str, size: int,
+                     part_size: int, expires: int) -> dict[str, Any]:
+    """Presigned URLs for a client to upload `size` bytes to bucket/key:
+    one PUT, or one URL per part plus a URL to complete the upload."""
+    if not transfer_plan.is_multipart(size, part_size):
+        url = client.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key},
+            ExpiresIn=expires)
+        return {"upload_urls": [url], "complete_url": None,
+                "part_size": part_size}
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)[
+        "UploadId"]
+    urls = [client.generate_presigned_url(
+        "upload_part", ExpiresIn=expires,
+        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id,
+                "PartNumber": number})
+        for number in range(1, transfer_plan.part_count(size, part_size) + 1)]
+    complete = client.generate_presigned_url(
+        "complete_multipart_upload", ExpiresIn=expires,
+        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id})
+    return {"upload_urls": urls, "complete_url": complete,
+            "part_size": part_size}
+
+
+def download_to_temp(client: Any, bucket: str, key: str, target: str,
+                     part_size: int) -> tuple[str, Any]:
+    """Stream an object into a temporary file beside `target`, fsynced.
+
+    sha256, size and the ETag the bytes should have are computed in the
+    same pass and checked against the object's size and ETag.
+    """
+    from . import depot
+
+    response = client.get_object(Bucket=bucket, Key=key)
+    size = response["ContentLength"]
+    remote_etag = response["ETag"].strip('"')
+    temp = depot.temp_path(os.path.dirname(target), os.path.basename(target))
+    sha = hashlib.sha256()
+    md5s: list[bytes] = []
+    part_md5 = hashlib.md5(usedforsecurity=False)
+    in_part = 0
+    written = 0
+    try:
+        with open(temp, "xb") as handle:
+            for chunk in response["Body"].iter_chunks(1024**2):
+                sha.update(chunk)
+                handle.write(chunk)
+                written += len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    take = min(len(view), part_size - in_part)
+                    part_md5.update(view[:take])
+                    in_part += take
+                    view = view[take:]
+                    if in_part == part_size:
+                        md5s.append(part_md5.digest())
+                        part_md5 = hashlib.md5(usedforsecurity=False)
+                        in_part = 0
+            handle.flush()
+            os.fsync(handle.fileno())
+        if in_part or not md5s:
+            md5s.append(part_md5.digest())
+        if written != size:
+            raise UploadVerificationError(
+                f"s3://{bucket}/{key}: got {written} of {size} bytes")
+        if "-" in remote_etag:
+            count = int(remote_etag.rsplit("-", 1)[1])
+            expected = transfer_plan.multipart_etag(md5s)
+            if count == len(md5s) and expected != remote_etag:
+                raise UploadVerificationError(
+                    f"s3://{bucket}/{key}: downloaded bytes give ETag "
+                    f"{expected}, the object has {remote_etag}")
+            if count != len(md5s):
+                log.warning("s3://%s/%s has %d parts, not the planned %d; "
+                            "checked by size and sha256 only", bucket, key,
+                            count, len(md5s))
+        elif len(md5s) == 1 and md5s[0].hex() != remote_etag:
+            raise UploadVerificationError(
+                f"s3://{bucket}/{key}: downloaded bytes have md5 "
+                f"{md5s[0].hex()}, the object's ETag is {remote_etag}")
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    return temp, depot.FileInfo(temp, size, sha.hexdigest())
+
+
+def open_multipart_uploads(client: Any, bucket: str):
+    for page in client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket):
+        yield from page.get("Uploads", [])

@@ -1,0 +1,177 @@
+"""Direct uploads to S3 with presigned URLs, played by a plain HTTP client,
+and their backup to the depot by a real worker."""
+import hashlib
+import os
+import xml.sax.saxutils
+
+import pytest
+import requests
+
+import ckan.plugins.toolkit as tk
+from ckan.tests import factories
+
+from ckanext.dcor_depot import naming
+from ckanext.dcor_depot.cli import depot as depot_cli
+from ckanext.dcor_depot.storage import s3
+
+from .conftest import ckan_command
+from .helpers import file_sha256, files_below, make_circle_and_user
+from .test_crash_safety import kill_when, start_worker
+
+PART = 5 * 1024**2
+pytestmark = [
+    pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
+    pytest.mark.ckan_config("ckanext.dcor_depot.s3_part_size", PART),
+    pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
+]
+
+
+def ask_urls(app, token, organization_id, file_size, status=200):
+    response = app.post("/api/3/action/resource_upload_s3_urls",
+                        json={"organization_id": organization_id,
+                              "file_size": file_size},
+                        headers={"Authorization": token} if token else {})
+    assert response.status_code == status, response.body
+    return response.json
+
+
+def client_upload(urls, data: bytes):
+    """What a DCOR client does, with plain HTTP."""
+    if urls["complete_url"] is None:
+        assert len(urls["upload_urls"]) == 1
+        response = requests.put(urls["upload_urls"][0], data=data, timeout=60)
+        assert response.status_code == 200, response.text
+        return
+    parts = []
+    size = urls["part_size"]
+    for number, url in enumerate(urls["upload_urls"], start=1):
+        chunk = data[(number - 1) * size:number * size]
+        response = requests.put(url, data=chunk, timeout=60)
+        assert response.status_code == 200, response.text
+        parts.append((number, response.headers["ETag"]))
+    body = "<CompleteMultipartUpload>" + "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>"
+        f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
+        for n, etag in parts) + "</CompleteMultipartUpload>"
+    response = requests.post(urls["complete_url"], data=body, timeout=60)
+    assert response.status_code == 200, response.text
+
+
+def create_s3_resource(app, token, dataset_id, rid, name="cells.rtdc",
+                       status=200):
+    response = app.post("/api/3/action/resource_create",
+                        json={"package_id": dataset_id, "id": rid,
+                              "url": name, "name": name,
+                              "url_type": "s3_upload"},
+                        headers={"Authorization": token})
+    assert response.status_code == status, response.body
+    return response.json
+
+
+@pytest.mark.parametrize("size", [1000, 3 * PART + 123])
+def test_direct_upload_is_backed_up(app, run_worker, s3_client, dcor_paths,
+                                    size):
+    user, circle, dataset, token = make_circle_and_user()
+    data = os.urandom(size)
+    urls = ask_urls(app, token, circle["id"], size)["result"]
+    rid = urls["resource_id"]
+    assert (urls["complete_url"] is None) == (size <= PART)
+    client_upload(urls, data)
+    bucket = f"circle-{circle['id']}"
+    assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+    resource = create_s3_resource(app, token, dataset["id"], rid)["result"]
+    assert resource["s3_available"] is True and resource["size"] == size
+    run_worker()
+
+    sha256 = hashlib.sha256(data).hexdigest()
+    shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                           {"id": rid})
+    assert shown["sha256"] == sha256
+    assert shown["s3_url"].endswith(f"{bucket}/{naming.object_key('resource', rid)}")
+    link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
+    assert os.path.islink(link)
+    target = os.readlink(link)
+    assert target.startswith(str(dcor_paths["depots_path"]) + "/users-test/")
+    assert file_sha256(target) == sha256
+    assert s3.object_tags(s3_client, bucket,
+                          naming.object_key("resource", rid))["sha256"] == \
+        sha256
+    # re-running transfers nothing
+    from ckanext.dcor_depot import pipeline
+    assert pipeline.backup_object_to_depot(rid) == "done"
+
+
+def test_missing_object_is_refused(app, s3_client):
+    user, circle, dataset, token = make_circle_and_user()
+    urls = ask_urls(app, token, circle["id"], 10)["result"]
+    body = create_s3_resource(app, token, dataset["id"],
+                              urls["resource_id"], status=409)
+    assert urls["resource_id"] in str(body["error"])
+    shown = tk.get_action("package_show")({"ignore_auth": True},
+                                          {"id": dataset["id"]})
+    assert shown["resources"] == []
+
+
+def test_who_may_ask_for_urls(app, s3_client):
+    user, circle, dataset, token = make_circle_and_user()
+    stranger = factories.User()
+    factories.Organization(users=[{"name": stranger["name"],
+                                   "capacity": "admin"}])
+    stranger_token = factories.APIToken(user=stranger["name"])["token"]
+    ask_urls(app, stranger_token, circle["id"], 10, status=403)
+    ask_urls(app, None, circle["id"], 10, status=403)
+    ask_urls(app, token, "no-such-circle", 10, status=404)
+    for bad in (-1, "ten", 10**20, ""):
+        body = ask_urls(app, token, circle["id"], bad, status=409)
+        assert "file_size" in body["error"]
+    # nothing was created in S3 for the refused requests
+    bucket = f"circle-{circle['id']}"
+    assert s3.object_head(s3_client, bucket, "x") is None
+
+
+def test_kill_during_backup(app, worker_ini, s3_client, dcor_paths,
+                            tmp_path):
+    user, circle, dataset, token = make_circle_and_user()
+    size = 200 * 1024**2
+    data = os.urandom(size)
+    urls = ask_urls(app, token, circle["id"], size)["result"]
+    client_upload(urls, data)
+    rid = urls["resource_id"]
+    create_s3_resource(app, token, dataset["id"], rid)
+    del data
+
+    def copying():
+        return any(".part-" in p and os.path.getsize(p) > 0
+                   for p in files_below(dcor_paths["depots_path"]))
+
+    kill_when(start_worker(worker_ini), copying)
+    result = ckan_command(worker_ini, "run-jobs-dcor-depot")
+    assert result.returncode == 0, result.stderr[-3000:]
+    link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
+    assert files_below(dcor_paths["depots_path"]) == [os.readlink(link)]
+    bucket = f"circle-{circle['id']}"
+    remote = s3.object_tags(s3_client, bucket,
+                            naming.object_key("resource", rid))["sha256"]
+    assert file_sha256(link) == remote
+
+
+def test_prune_stale_multipart_uploads(cli, app, s3_client):
+    user, circle, dataset, token = make_circle_and_user()
+    urls = ask_urls(app, token, circle["id"], 3 * PART)["result"]
+    bucket = f"circle-{circle['id']}"
+    assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
+
+    result = cli.invoke(depot_cli.prune_stale_multipart_uploads,
+                        ["--initiated-before-days", "1"])
+    assert result.exit_code == 0, result.output
+    assert "0 stale" in result.output
+    result = cli.invoke(depot_cli.prune_stale_multipart_uploads,
+                        ["--initiated-before-days", "0", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "1 stale multipart uploads found, 0 aborted" in result.output
+    assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
+    result = cli.invoke(depot_cli.prune_stale_multipart_uploads,
+                        ["--initiated-before-days", "0"])
+    assert "1 stale multipart uploads found, 1 aborted" in result.output
+    assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
