@@ -21,22 +21,25 @@ log = logging.getLogger(__name__)
 PENDING = {"queued", "deferred", "scheduled", "started"}
 
 
-def move_to_depot_job(resource_id: str) -> str:
+def _run_logged(what: str, fn, entity_id: str):
+    """Run one step; a failure logs one clear line (RQ keeps the details)."""
     try:
-        how = pipeline.move_resource_to_depot(resource_id)
+        return fn(entity_id)
     except Exception as exc:
-        log.error("depot move of resource %s failed: %s", resource_id, exc)
+        log.error("%s of %s failed: %s", what, entity_id, exc)
         raise
+
+
+def move_to_depot_job(resource_id: str) -> str:
+    how = _run_logged("depot move", pipeline.move_resource_to_depot,
+                      resource_id)
     log.info("resource %s in the depot (%s)", resource_id, how)
     return how
 
 
 def upload_to_s3_job(resource_id: str) -> str:
-    try:
-        result = pipeline.store_resource_in_object_store(resource_id)
-    except Exception as exc:
-        log.error("S3 upload of resource %s failed: %s", resource_id, exc)
-        raise
+    result = _run_logged("S3 upload", pipeline.store_resource_in_object_store,
+                         resource_id)
     log.info("resource %s in s3://%s/%s (%s, public=%s)", resource_id,
              result.stored.bucket, result.stored.key,
              "uploaded" if result.stored.uploaded else "already there",
@@ -45,11 +48,8 @@ def upload_to_s3_job(resource_id: str) -> str:
 
 
 def visibility_job(dataset_id: str) -> int:
-    try:
-        changed = pipeline.apply_dataset_visibility(dataset_id)
-    except Exception as exc:
-        log.error("visibility of dataset %s not applied: %s", dataset_id, exc)
-        raise
+    changed = _run_logged("visibility update",
+                          pipeline.apply_dataset_visibility, dataset_id)
     log.info("dataset %s: %d object tags changed", dataset_id, changed)
     return changed
 
@@ -116,12 +116,8 @@ def enqueue_visibility_job(dataset_id: str) -> Job:
 
 
 def backup_job(resource_id: str) -> str:
-    try:
-        how = pipeline.backup_object_to_depot(resource_id)
-    except Exception as exc:
-        log.error("backup of resource %s to the depot failed: %s",
-                  resource_id, exc)
-        raise
+    how = _run_logged("depot backup", pipeline.backup_object_to_depot,
+                      resource_id)
     log.info("resource %s backed up to the depot (%s)", resource_id, how)
     return how
 

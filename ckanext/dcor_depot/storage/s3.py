@@ -275,6 +275,13 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
     return StoredObject(bucket, key, size, sha256, uploaded=True)
 
 
+def _check_etag(response: dict, md5_hex: str, where: str) -> None:
+    if response["ETag"].strip('"') != md5_hex:
+        raise UploadVerificationError(
+            f"{where}: server ETag {response['ETag']} is not the md5 "
+            f"{md5_hex} of what was sent")
+
+
 def _upload_single(client: Any, path: str, bucket: str, key: str, size: int,
                    progress: Callable[[int], None] | None) -> tuple[str, str]:
     with open(path, "rb") as handle:
@@ -288,10 +295,7 @@ def _upload_single(client: Any, path: str, bucket: str, key: str, size: int,
         ContentMD5=base64.b64encode(md5.digest()).decode(),
         Metadata={SHA256_TAG: sha256},
         Tagging=f"{SHA256_TAG}={sha256}")
-    if response["ETag"].strip('"') != md5.hexdigest():
-        raise UploadVerificationError(
-            f"s3://{bucket}/{key}: server ETag {response['ETag']} is not the "
-            f"md5 {md5.hexdigest()} of what was sent")
+    _check_etag(response, md5.hexdigest(), f"s3://{bucket}/{key}")
     if progress:
         progress(size)
     return sha256, md5.hexdigest()
@@ -325,10 +329,8 @@ def _upload_multipart(client: Any, path: str, bucket: str, key: str,
                 Bucket=bucket, Key=key, UploadId=upload_id,
                 PartNumber=number, Body=body,
                 ContentMD5=base64.b64encode(md5).decode())
-            if response["ETag"].strip('"') != md5.hex():
-                raise UploadVerificationError(
-                    f"s3://{bucket}/{key} part {number}: server ETag "
-                    f"{response['ETag']} is not the md5 of what was sent")
+            _check_etag(response, md5.hex(),
+                        f"s3://{bucket}/{key} part {number}")
             if progress:
                 progress(length)
             return {"PartNumber": number, "ETag": response["ETag"]}, md5
