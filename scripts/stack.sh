@@ -6,6 +6,7 @@
 #   scripts/stack.sh down     stop the S3 server (PostgreSQL and Redis stay)
 #   scripts/stack.sh status   say what runs
 #   scripts/stack.sh venv     print the path of the virtual environment
+#   scripts/stack.sh test-ini print the ini of the test suite
 #
 # CKAN_VERSION=2.11 selects CKAN 2.11 (default 2.12). A second `up` is a no-op.
 set -euo pipefail
@@ -24,7 +25,13 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 DB_USER=dcor
 DB_PASSWORD=dcor
-DATABASES=(dcor_depot_test dcor_depot_dev)
+# each CKAN minor version gets its own test database (migrations differ)
+TEST_DB="dcor_depot_test"
+TEST_INI="$REPO/test.ini"
+case "$CKAN_PIN" in
+  2.11.*) TEST_DB="dcor_depot_test_ckan211"; TEST_INI="$REPO/.stack/test-ckan2.11.ini" ;;
+esac
+DATABASES=("$TEST_DB" dcor_depot_dev)
 
 log() { echo "[stack] $*" >&2; }
 
@@ -147,7 +154,11 @@ cmd_up() {
   redis_up
   bash "$REPO/scripts/s3-stack.sh" up
   venv_up
-  db_init "$REPO/test.ini" dcor_depot_test
+  if [ "$TEST_INI" != "$REPO/test.ini" ]; then
+    mkdir -p "$(dirname "$TEST_INI")"
+    sed -e "s|/dcor_depot_test\$|/$TEST_DB|" "$REPO/test.ini" > "$TEST_INI"
+  fi
+  db_init "$TEST_INI" "$TEST_DB"
   log "stack is up (venv: $VENV)"
 }
 
@@ -165,5 +176,6 @@ case "${1:-}" in
   down) bash "$REPO/scripts/s3-stack.sh" down ;;
   status) cmd_status ;;
   venv) echo "$VENV" ;;
+  test-ini) echo "$TEST_INI" ;;
   *) echo "usage: $0 up|down|status|venv" >&2; exit 2 ;;
 esac

@@ -5,5 +5,6 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO/scripts/stack.sh" up
 VENV="$(bash "$REPO/scripts/stack.sh" venv)"
+TEST_INI="$(bash "$REPO/scripts/stack.sh" test-ini)"
 cd "$REPO"
-exec "$VENV/bin/pytest" "$@"
+exec "$VENV/bin/pytest" --ckan-ini="$TEST_INI" "$@"

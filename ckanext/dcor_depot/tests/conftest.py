@@ -23,7 +23,8 @@ import ckan.plugins.toolkit as tk
 from ckanext.dcor_depot.dev import no_solr
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-TEST_INI = REPO / "test.ini"
+# the ini pytest was given (--ckan-ini); CKAN records it in the config
+TEST_INI = pathlib.Path(tk.config.get("__file__") or REPO / "test.ini")
 SOLR_ANSWERS = no_solr.solr_answers(tk.config.get("solr_url") or "")
 if not SOLR_ANSWERS:
     no_solr.switch_off_package_search()
