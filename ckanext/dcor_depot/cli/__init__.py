@@ -5,6 +5,6 @@ import click
 
 
 def get_commands() -> list[click.Command]:
-    from . import depot
+    from . import depot, migrate
 
-    return [*depot.COMMANDS]
+    return [*depot.COMMANDS, *migrate.COMMANDS]

@@ -11,6 +11,7 @@ import ckan.model as model
 
 from .. import pipeline
 from ..storage import depot, s3
+from .common import datasets_query
 from .progress import byte_progress
 
 
@@ -40,26 +41,15 @@ def append_resource(path, dataset_id, delete_source):
         click.echo(f"deleted {path}")
 
 
-def _datasets(modified_days: int | None):
-    """Dataset ids, streamed from the database (drafts included)."""
-    query = model.Session.query(model.Package.id).filter(
-        model.Package.state.in_(["active", "draft"]))
-    if modified_days is not None:
-        since = datetime.datetime.utcnow() - datetime.timedelta(
-            days=modified_days)
-        query = query.filter(model.Package.metadata_modified >= since)
-    return query.order_by(model.Package.id).yield_per(200)
-
-
 @click.command("run-jobs-dcor-depot")
 @click.option("--modified-days", type=click.IntRange(min=0), default=None,
               help="Only datasets modified in the last N days.")
 def run_jobs_dcor_depot(modified_days):
     """Complete the depot and S3 steps that did not finish."""
     done = failed = checked = 0
-    query = _datasets(modified_days)
-    with click.progressbar((row.id for row in query), label="datasets",
-                           length=query.count()) as bar:
+    query = datasets_query(modified_days)
+    with click.progressbar((row.id for row in query.yield_per(200)),
+                           label="datasets", length=query.count()) as bar:
         for dataset_id in bar:
             dataset = pipeline.show_dataset(dataset_id)
             for resource in dataset.get("resources", []):

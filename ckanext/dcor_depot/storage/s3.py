@@ -238,8 +238,8 @@ def put_sha256_tag(client: Any, bucket: str, key: str, sha256: str) -> None:
 def upload_file(client: Any, path: str, bucket: str, key: str, *,
                 part_size: int, max_concurrency: int,
                 known_sha256: str | None = None,
-                progress: Callable[[int], None] | None = None
-                ) -> StoredObject:
+                progress: Callable[[int], None] | None = None,
+                replace: bool = False) -> StoredObject:
     """Upload a local file to s3://bucket/key, verified, reading it once.
 
     sha256 and the per-part MD5 (sent as Content-MD5, so the server rejects
@@ -247,14 +247,17 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
     object's ETag and size are checked against what was sent; sha256 is
     stored as the object tag "sha256". An existing object with the same
     bytes is not uploaded again; one with other bytes raises ObjectConflict.
-    A failed multipart upload is aborted.
+    A failed multipart upload is aborted. `replace` overwrites an existing
+    object (known to be damaged); S3 swaps it only once the upload is
+    complete.
     """
     size = os.stat(path).st_size
     part_size = transfer_plan.part_size_for(size, part_size)
-    existing = _existing_object(client, bucket, key, path, size,
-                                known_sha256, part_size)
-    if existing:
-        return existing
+    if not replace:
+        existing = _existing_object(client, bucket, key, path, size,
+                                    known_sha256, part_size)
+        if existing:
+            return existing
     abort_multipart_uploads(client, bucket, key)
     multipart = transfer_plan.is_multipart(size, part_size)
     if multipart:

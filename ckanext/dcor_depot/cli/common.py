@@ -1,0 +1,17 @@
+"""Helpers shared by the commands."""
+from __future__ import annotations
+
+import datetime
+
+import ckan.model as model
+
+
+def datasets_query(modified_days: int | None):
+    """Ids of active and draft datasets, streamed from the database."""
+    query = model.Session.query(model.Package.id).filter(
+        model.Package.state.in_(["active", "draft"]))
+    if modified_days is not None:
+        since = datetime.datetime.utcnow() - datetime.timedelta(
+            days=modified_days)
+        query = query.filter(model.Package.metadata_modified >= since)
+    return query.order_by(model.Package.id)
