@@ -15,3 +15,16 @@ def datasets_query(modified_days: int | None):
             days=modified_days)
         query = query.filter(model.Package.metadata_modified >= since)
     return query.order_by(model.Package.id)
+
+
+def iter_dataset_ids(modified_days: int | None, batch: int = 200):
+    """Dataset ids in batches by key, so memory stays flat and the commits
+    of the work in between do not break a server-side cursor."""
+    last = ""
+    while True:
+        ids = [row.id for row in datasets_query(modified_days)
+               .filter(model.Package.id > last).limit(batch)]
+        if not ids:
+            return
+        yield from ids
+        last = ids[-1]

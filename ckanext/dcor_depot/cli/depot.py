@@ -11,7 +11,7 @@ import ckan.model as model
 
 from .. import pipeline
 from ..storage import depot, s3
-from .common import datasets_query
+from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
 
@@ -47,9 +47,9 @@ def append_resource(path, dataset_id, delete_source):
 def run_jobs_dcor_depot(modified_days):
     """Complete the depot and S3 steps that did not finish."""
     done = failed = checked = 0
-    query = datasets_query(modified_days)
-    with click.progressbar((row.id for row in query.yield_per(200)),
-                           label="datasets", length=query.count()) as bar:
+    with click.progressbar(iter_dataset_ids(modified_days), label="datasets",
+                           length=datasets_query(modified_days).count()
+                           ) as bar:
         for dataset_id in bar:
             dataset = pipeline.show_dataset(dataset_id)
             for resource in dataset.get("resources", []):

@@ -14,7 +14,7 @@ import ckan.plugins.toolkit as tk
 from .. import config as dcor_config
 from .. import naming, pipeline
 from ..storage import s3
-from .common import datasets_query
+from .common import datasets_query, iter_dataset_ids
 
 
 @dataclasses.dataclass
@@ -145,11 +145,11 @@ def migrate_resources(modified_days, verify_existence, verify_checksum,
                 tally.failed += 1
                 click.echo(f"\n{resource['id']}: failed: {exc}", err=True)
 
-    query = datasets_query(modified_days)
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool, \
-            click.progressbar((row.id for row in query.yield_per(200)),
+            click.progressbar(iter_dataset_ids(modified_days),
                               label="datasets",
-                              length=query.count()) as bar:
+                              length=datasets_query(modified_days).count()
+                              ) as bar:
         for dataset_id in bar:
             dataset = pipeline.show_dataset(dataset_id)
             if not dataset.get("owner_org"):
