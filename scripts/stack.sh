@@ -156,7 +156,10 @@ cmd_up() {
   venv_up
   if [ "$TEST_INI" != "$REPO/test.ini" ]; then
     mkdir -p "$(dirname "$TEST_INI")"
-    sed -e "s|/dcor_depot_test\$|/$TEST_DB|" "$REPO/test.ini" > "$TEST_INI"
+    # own database and Redis db, so both versions can be tested at once
+    sed -e "s|/dcor_depot_test\$|/$TEST_DB|" \
+        -e "s|^ckan.redis.url = .*|ckan.redis.url = redis://127.0.0.1:6379/3|" \
+        "$REPO/test.ini" > "$TEST_INI"
   fi
   db_init "$TEST_INI" "$TEST_DB"
   log "stack is up (venv: $VENV)"

@@ -5,6 +5,6 @@ import click
 
 
 def get_commands() -> list[click.Command]:
-    from . import depot, migrate
+    from . import depot, maintenance, migrate
 
-    return [*depot.COMMANDS, *migrate.COMMANDS]
+    return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS]
