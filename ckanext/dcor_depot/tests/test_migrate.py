@@ -142,3 +142,63 @@ def test_bad_input(cli, app, worker_ini, tmp_path, dcor_paths):
     assert "Traceback" not in result.stderr
     # nothing was deleted: 6 resources plus a condensed and a preview file
     assert len(files_below(dcor_paths["storage_path"])) == 8
+
+
+def test_killed_migration_completes_on_rerun(app, worker_ini, s3_client,
+                                             dcor_paths, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import upload_resource_file, write_random_file
+
+    user, circle, dataset, token = make_circle_and_user(private=False)
+    expected = {}
+    for number in range(3):
+        source = tmp_path / f"big{number}.rtdc"
+        sha256 = write_random_file(source, 60 * 1024**2, seed=number)
+        resource = upload_resource_file(app, token, dataset["id"], source)
+        expected[resource["id"]] = sha256
+        source.unlink()
+    bucket = f"circle-{circle['id']}"
+    ckan_bin = os.path.join(os.path.dirname(sys.executable), "ckan")
+    process = subprocess.Popen(
+        [ckan_bin, "-c", str(worker_ini),
+         "dcor-migrate-resources-to-object-store", "--jobs", "2"],
+        start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            uploads = s3_client.list_multipart_uploads(
+                Bucket=bucket).get("Uploads", [])
+        except s3_client.exceptions.NoSuchBucket:
+            uploads = []
+        if any(s3_client.list_parts(Bucket=bucket, Key=u["Key"],
+                                    UploadId=u["UploadId"]).get("Parts")
+               for u in uploads):
+            break
+        assert process.poll() is None, "migration ended before the kill"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(30)
+    # every local file is still there
+    for rid, sha256 in expected.items():
+        path = naming.resource_path(str(dcor_paths["storage_path"]), rid)
+        assert hashlib.sha256(open(path, "rb").read()).hexdigest() == sha256
+
+    result = ckan_command(worker_ini,
+                          "dcor-migrate-resources-to-object-store")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    for rid, sha256 in expected.items():
+        body = s3_client.get_object(
+            Bucket=bucket, Key=naming.object_key("resource", rid))["Body"]
+        digest = hashlib.sha256()
+        for chunk in body.iter_chunks(4 * 1024**2):
+            digest.update(chunk)
+        assert digest.hexdigest() == sha256
+        shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                               {"id": rid})
+        assert shown["sha256"] == sha256
