@@ -23,8 +23,12 @@ import ckan.plugins.toolkit as tk
 from ckanext.dcor_depot.dev import no_solr
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-# the ini pytest was given (--ckan-ini); CKAN records it in the config
-TEST_INI = pathlib.Path(tk.config.get("__file__") or REPO / "test.ini")
+
+
+@pytest.fixture(scope="session")
+def test_ini(pytestconfig) -> pathlib.Path:
+    """The ini pytest was given with --ckan-ini."""
+    return pathlib.Path(pytestconfig.getoption("ckan_ini")).resolve()
 SOLR_ANSWERS = no_solr.solr_answers(tk.config.get("solr_url") or "")
 if not SOLR_ANSWERS:
     no_solr.switch_off_package_search()
@@ -97,7 +101,7 @@ def s3_client():
 
 
 @pytest.fixture
-def worker_ini(dcor_paths, ckan_config, tmp_path):
+def worker_ini(dcor_paths, ckan_config, tmp_path, test_ini):
     """An ini for subprocesses (`ckan jobs worker`, CLI) with this test's
     folders and S3 settings."""
     ini = tmp_path / "worker.ini"
@@ -111,7 +115,7 @@ def worker_ini(dcor_paths, ckan_config, tmp_path):
         [DEFAULT]
         debug = false
         [app:main]
-        use = config:{TEST_INI}
+        use = config:{test_ini}
         ckan.plugins = {plugins}
         ckan.storage_path = {dcor_paths['storage_path']}
         ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}
@@ -120,12 +124,12 @@ def worker_ini(dcor_paths, ckan_config, tmp_path):
         dcor_object_store.endpoint_url = {settings['dcor_object_store.endpoint_url']}
         dcor_object_store.access_key_id = {settings['dcor_object_store.access_key_id']}
         dcor_object_store.secret_access_key = {settings['dcor_object_store.secret_access_key']}
-        """) + _logging_sections())
+        """) + _logging_sections(test_ini))
     return ini
 
 
-def _logging_sections() -> str:
-    text = TEST_INI.read_text()
+def _logging_sections(test_ini: pathlib.Path) -> str:
+    text = test_ini.read_text()
     return text[text.index("[loggers]"):]
 
 
