@@ -48,8 +48,9 @@ def _migrate_resource(client, resource, dataset, artifacts, options):
     return bucket, results
 
 
-def _finish(resource, dataset, artifacts, bucket, results, options, tally):
-    """Main thread: resource fields, deletions, report."""
+def _finish(resource, dataset, artifacts, bucket, results, options, tally,
+            field_updates, deletions):
+    """Main thread: collect resource fields, delete, report."""
     rid = resource["id"]
     statuses = {status for status, *_ in results.values()}
     sent = sum(size for _, size, _, _ in results.values())
@@ -69,12 +70,12 @@ def _finish(resource, dataset, artifacts, bucket, results, options, tally):
               "s3_url": naming.object_url(
                   dcor_config.s3_endpoint_url(), bucket, key)}
     if any(resource.get(k) != v for k, v in fields.items()):
-        tk.get_action("resource_patch")(pipeline.system_context(),
-                                        {"id": rid, **fields})
+        field_updates.setdefault(dataset["id"], {})[rid] = fields
     if options["delete_after_migration"]:
         for artifact, (_, _, verified, _) in results.items():
             if verified:  # only objects verified in this run
-                tally.deleted += _delete_local(artifacts[artifact])
+                deletions.setdefault(dataset["id"], []).append(
+                    artifacts[artifact])
 
 
 def _delete_local(path: str) -> int:
@@ -125,6 +126,30 @@ def migrate_resources(modified_days, verify_existence, verify_checksum,
 
     tally = Tally()
     ensured: set[str] = set()
+    # one package_revise per dataset instead of one update per resource
+    field_updates: dict[str, dict[str, dict]] = {}
+    # local files are deleted only once the resource fields are saved
+    deletions: dict[str, list[str]] = {}
+    unfinished: dict[str, int] = {}
+
+    def save_fields(dataset_id: str) -> None:
+        updates = field_updates.pop(dataset_id, {})
+        doomed = deletions.pop(dataset_id, [])
+        unfinished.pop(dataset_id, None)
+        if updates:
+            revise = {"match": {"id": dataset_id}}
+            for rid, fields in updates.items():
+                revise[f"update__resources__{rid}"] = fields
+            try:
+                tk.get_action("package_revise")(pipeline.system_context(),
+                                                revise)
+            except Exception as exc:  # report and go on
+                tally.failed += len(updates)
+                click.echo(f"\n{dataset_id}: fields not saved: {exc}",
+                           err=True)
+                return
+        for path in doomed:
+            tally.deleted += _delete_local(path)
     slots = threading.BoundedSemaphore(2 * jobs)
     pending: dict[concurrent.futures.Future, tuple] = {}
 
@@ -140,10 +165,13 @@ def migrate_resources(modified_days, verify_existence, verify_checksum,
             try:
                 bucket, results = future.result()
                 _finish(resource, dataset, artifacts, bucket, results,
-                        options, tally)
+                        options, tally, field_updates, deletions)
             except Exception as exc:  # report and go on
                 tally.failed += 1
                 click.echo(f"\n{resource['id']}: failed: {exc}", err=True)
+            unfinished[dataset["id"]] -= 1
+            if not unfinished[dataset["id"]]:
+                save_fields(dataset["id"])
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool, \
             click.progressbar(iter_dataset_ids(modified_days),
@@ -168,6 +196,7 @@ def migrate_resources(modified_days, verify_existence, verify_checksum,
                 future = pool.submit(_migrate_resource, client, resource,
                                      dataset, artifacts, options)
                 pending[future] = (resource, dataset, artifacts)
+                unfinished[dataset["id"]] = unfinished.get(dataset["id"], 0) + 1
                 collect(block=False)
         while pending:
             collect(block=True)
