@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import boto3
 import pytest
@@ -32,6 +33,16 @@ def test_ini(pytestconfig) -> pathlib.Path:
 SOLR_ANSWERS = no_solr.solr_answers(tk.config.get("solr_url") or "")
 if not SOLR_ANSWERS:
     no_solr.switch_off_package_search()
+
+# Buckets of this test run carry a prefix of their own, so runs that share
+# an S3 server (CKAN 2.11 and 2.12, a benchmark) never touch each other.
+BUCKET_PREFIX = f"t{uuid.uuid4().hex[:8]}-"
+BUCKET_TEMPLATE = BUCKET_PREFIX + "circle-{organization_id}"
+
+
+def circle_bucket(organization_id: str) -> str:
+    return BUCKET_TEMPLATE.format(organization_id=organization_id)
+
 
 S3_ENV = {
     "dcor_object_store.endpoint_url": "DCOR_S3_ENDPOINT",
@@ -58,6 +69,8 @@ def dcor_paths(ckan_config, monkeypatch, tmp_path):
         monkeypatch.setitem(ckan_config, key, str(path))
     for key, value in s3_settings().items():
         monkeypatch.setitem(ckan_config, key, value)
+    monkeypatch.setitem(ckan_config, "dcor_object_store.bucket_name",
+                        BUCKET_TEMPLATE)
     return {key.rsplit(".", 1)[-1]: path for key, path in paths.items()}
 
 
@@ -80,24 +93,37 @@ def _empty_bucket(client, bucket):
                                           UploadId=upload["UploadId"])
 
 
-@pytest.fixture
-def s3_client():
-    """A plain boto3 client on the test S3 server. Buckets a test creates are
-    removed after it."""
+def _plain_client():
     settings = s3_settings()
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=settings["dcor_object_store.endpoint_url"],
         aws_access_key_id=settings["dcor_object_store.access_key_id"],
         aws_secret_access_key=settings["dcor_object_store.secret_access_key"],
         region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}))
-    before = {b["Name"] for b in client.list_buckets()["Buckets"]}
-    yield client
+
+
+def _remove_run_buckets(client):
     for bucket in client.list_buckets()["Buckets"]:
-        if bucket["Name"] not in before:
+        if bucket["Name"].startswith(BUCKET_PREFIX):
             _empty_bucket(client, bucket["Name"])
             client.delete_bucket(Bucket=bucket["Name"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_buckets_at_the_end():
+    yield
+    _remove_run_buckets(_plain_client())
+
+
+@pytest.fixture
+def s3_client():
+    """A plain boto3 client on the test S3 server. Buckets of this run are
+    removed after the test."""
+    client = _plain_client()
+    yield client
+    _remove_run_buckets(client)
 
 
 @pytest.fixture
@@ -121,6 +147,7 @@ def worker_ini(dcor_paths, ckan_config, tmp_path, test_ini):
         ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}
         ckanext.dcor_depot.tmp_dir = {dcor_paths['tmp_dir']}
         ckanext.dcor_depot.s3_part_size = {ckan_config.get('ckanext.dcor_depot.s3_part_size')}
+        dcor_object_store.bucket_name = {BUCKET_TEMPLATE}
         dcor_object_store.endpoint_url = {settings['dcor_object_store.endpoint_url']}
         dcor_object_store.access_key_id = {settings['dcor_object_store.access_key_id']}
         dcor_object_store.secret_access_key = {settings['dcor_object_store.secret_access_key']}

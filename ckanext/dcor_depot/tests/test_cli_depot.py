@@ -10,6 +10,7 @@ from ckan.tests import factories
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import depot as depot_cli
 
+from .conftest import circle_bucket
 from .helpers import files_below, make_circle_and_user, write_random_file
 
 pytestmark = [
@@ -41,7 +42,7 @@ def test_append_resource_twice_adds_once(cli, tmp_path, s3_client, state,
                                      resource["id"])
     assert os.path.islink(ckan_file)
     assert hashlib.sha256(open(ckan_file, "rb").read()).hexdigest() == sha256
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     key = naming.object_key("resource", resource["id"])
     body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == sha256

@@ -17,6 +17,7 @@ from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.storage import s3
 
 from .conftest import REPO, ckan_command
+from .conftest import circle_bucket
 from .helpers import (file_sha256, files_below, make_circle_and_user,
                       upload_resource_file, write_random_file)
 
@@ -114,7 +115,7 @@ def test_kill_during_upload(app, worker_ini, dcor_paths, tmp_path, s3_client,
     resource = upload_resource_file(app, token, dataset["id"], source)
     source.unlink()
     rid = resource["id"]
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     key = naming.object_key("resource", rid)
 
     def uploading():

@@ -15,6 +15,7 @@ from ckanext.dcor_depot.cli import depot as depot_cli
 from ckanext.dcor_depot.storage import s3
 
 from .conftest import ckan_command
+from .conftest import circle_bucket
 from .helpers import file_sha256, files_below, make_circle_and_user
 from .test_crash_safety import kill_when, start_worker
 
@@ -77,7 +78,7 @@ def test_direct_upload_is_backed_up(app, run_worker, s3_client, dcor_paths,
     rid = urls["resource_id"]
     assert (urls["complete_url"] is None) == (size <= PART)
     client_upload(urls, data)
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
     resource = create_s3_resource(app, token, dataset["id"], rid)["result"]
@@ -126,7 +127,7 @@ def test_who_may_ask_for_urls(app, s3_client):
         body = ask_urls(app, token, circle["id"], bad, status=409)
         assert "file_size" in body["error"]
     # nothing was created in S3 for the refused requests
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     assert s3.object_head(s3_client, bucket, "x") is None
 
 
@@ -150,7 +151,7 @@ def test_kill_during_backup(app, worker_ini, s3_client, dcor_paths,
     assert result.returncode == 0, result.stderr[-3000:]
     link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     assert files_below(dcor_paths["depots_path"]) == [os.readlink(link)]
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     remote = s3.object_tags(s3_client, bucket,
                             naming.object_key("resource", rid))["sha256"]
     assert file_sha256(link) == remote
@@ -159,7 +160,7 @@ def test_kill_during_backup(app, worker_ini, s3_client, dcor_paths,
 def test_prune_stale_multipart_uploads(cli, app, s3_client):
     user, circle, dataset, token = make_circle_and_user()
     urls = ask_urls(app, token, circle["id"], 3 * PART)["result"]
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
 
     result = cli.invoke(depot_cli.prune_stale_multipart_uploads,

@@ -7,6 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import maintenance
 
+from .conftest import circle_bucket
 from .helpers import files_below, make_circle_and_user, upload_resource
 
 pytestmark = [
@@ -29,7 +30,7 @@ def test_list_objects(cli, app, run_worker, s3_client):
                         [dataset["id"]])
     assert result.exit_code == 0, result.output
     key = naming.object_key("resource", resource["id"])
-    assert f"s3://circle-{circle['id']}/{key} exists=yes public=no" in \
+    assert f"s3://{circle_bucket(circle['id'])}/{key} exists=yes public=no" in \
         result.output
     assert "condensed" in result.output and "exists=no" in result.output
     bad = cli.invoke(maintenance.list_s3_objects_for_dataset, ["nope"])
@@ -43,7 +44,7 @@ def test_verify_finds_problems(cli, app, run_worker, s3_client, dcor_paths):
     assert "checked 1 resources: 0 problems" in ok.output
 
     key = naming.object_key("resource", resource["id"])
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     s3_client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [
         {"Key": "sha256", "Value": resource["sha256"]},
         {"Key": "public", "Value": "true"}]})
@@ -77,5 +78,5 @@ def test_orphans_after_purge(cli, app, run_worker, s3_client, dcor_paths):
     remaining = files_below(dcor_paths["depots_path"])
     assert len(remaining) == 1 and kept["id"] in remaining[0]
     key = naming.object_key("resource", kept["id"])
-    assert s3_client.head_object(Bucket=f"circle-{kept_circle['id']}",
+    assert s3_client.head_object(Bucket=circle_bucket(kept_circle['id']),
                                  Key=key)

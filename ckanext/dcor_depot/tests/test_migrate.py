@@ -14,6 +14,7 @@ from ckanext.dcor_depot.cli import migrate as migrate_cli
 from ckanext.dcor_depot.storage import s3
 
 from .conftest import ckan_command
+from .conftest import circle_bucket
 from .helpers import files_below, make_circle_and_user, upload_resource
 
 pytestmark = [
@@ -72,7 +73,7 @@ def test_migration_of_a_legacy_site(cli, app, s3_client, dcor_paths):
         assert response.status_code == (200 if visible else 403)
         if visible:
             assert response.content == data
-    bucket = f"circle-{site[0][0]['id']}"
+    bucket = circle_bucket(site[0][0]['id'])
     for artifact, body in (("condensed", b"condensed"),
                            ("preview", b"preview")):
         key = naming.object_key(artifact, site[0][1]["id"])
@@ -90,7 +91,7 @@ def test_verify_checksum_repairs_a_damaged_object(cli, app, s3_client,
     site = legacy_site(app, dcor_paths)
     assert migrate(cli).exit_code == 0
     circle, resource, data, visible = site[1]
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     key = naming.object_key("resource", resource["id"])
     s3_client.put_object(Bucket=bucket, Key=key, Body=b"rotten" + data[6:])
 
@@ -118,7 +119,7 @@ def test_delete_after_migration_only_removes_verified(cli, app, s3_client,
     assert not any(os.path.exists(p) for p in paths)
     for circle, resource, data, visible in site:
         key = naming.object_key("resource", resource["id"])
-        body = s3_client.get_object(Bucket=f"circle-{circle['id']}",
+        body = s3_client.get_object(Bucket=circle_bucket(circle['id']),
                                     Key=key)["Body"].read()
         assert body == data
 
@@ -161,7 +162,7 @@ def test_killed_migration_completes_on_rerun(app, worker_ini, s3_client,
         resource = upload_resource_file(app, token, dataset["id"], source)
         expected[resource["id"]] = sha256
         source.unlink()
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     ckan_bin = os.path.join(os.path.dirname(sys.executable), "ckan")
     process = subprocess.Popen(
         [ckan_bin, "-c", str(worker_ini),

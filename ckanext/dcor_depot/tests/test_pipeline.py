@@ -11,6 +11,7 @@ from ckan.lib import jobs as ckan_jobs
 from ckanext.dcor_depot import naming, pipeline
 from ckanext.dcor_depot.storage import s3
 
+from .conftest import circle_bucket
 from .helpers import make_circle_and_user, upload_resource
 
 pytestmark = [
@@ -50,7 +51,7 @@ def test_upload_moves_to_depot_and_s3(app, run_worker, s3_client,
     resource = tk.get_action("resource_show")({"ignore_auth": True},
                                               {"id": rid})
     sha256 = hashlib.sha256(data).hexdigest()
-    bucket = f"circle-{circle['id']}"
+    bucket = circle_bucket(circle['id'])
     key = f"resource/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
     assert resource["s3_available"] is True
     assert resource["sha256"] == sha256
