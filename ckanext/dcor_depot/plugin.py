@@ -26,6 +26,17 @@ class DCORDepotPlugin(p.SingletonPlugin):
         dcor_config.check_config(config)
 
     # IResourceController
+    # A resource change never changes the dataset's visibility; the flag
+    # spares after_dataset_update a job where CKAN gives no original dict.
+    def before_resource_create(self, context, resource):
+        context["dcor_depot_resource_change"] = True
+
+    def before_resource_update(self, context, current, resource):
+        context["dcor_depot_resource_change"] = True
+
+    def before_resource_delete(self, context, resource, resources):
+        context["dcor_depot_resource_change"] = True
+
     def after_resource_create(self, context, resource):
         # work done inside our own jobs and commands is placed by them
         if context.get("is_background_job"):
@@ -64,6 +75,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
             return
         self._enqueue_backups(context, pkg_dict)
         before = context.get("original_package")
+        if context.get("dcor_depot_resource_change") and not before:
+            return
         if before and before.get("id") == pkg_dict.get("id") and \
                 pipeline.dataset_is_public(before) == \
                 pipeline.dataset_is_public(pkg_dict):
