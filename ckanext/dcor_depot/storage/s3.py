@@ -27,10 +27,29 @@ class S3NotConfigured(RuntimeError):
     """S3 work was asked for while the object store keys are unset."""
 
 
+def _unsigned_payload(request, **kwargs) -> None:
+    """Skip botocore's sha256 of every part body on plain-http endpoints;
+    Content-MD5 (checked by the server) already covers the bytes, as
+    botocore itself does on https."""
+    if "Content-MD5" in request.headers:
+        request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+
+
 @functools.lru_cache(maxsize=8)
 def _client(endpoint_url: str, access_key_id: str, secret_access_key: str,
             ssl_verify: bool, region: str, max_attempts: int,
             max_pool: int) -> Any:
+    client = _new_client(endpoint_url, access_key_id, secret_access_key,
+                         ssl_verify, region, max_attempts, max_pool)
+    for operation in ("UploadPart", "PutObject"):
+        client.meta.events.register(f"before-sign.s3.{operation}",
+                                    _unsigned_payload)
+    return client
+
+
+def _new_client(endpoint_url: str, access_key_id: str,
+                secret_access_key: str, ssl_verify: bool, region: str,
+                max_attempts: int, max_pool: int) -> Any:
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
