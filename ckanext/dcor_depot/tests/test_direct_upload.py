@@ -176,3 +176,60 @@ def test_prune_stale_multipart_uploads(cli, app, s3_client):
                         ["--initiated-before-days", "0"])
     assert "1 stale multipart uploads found, 1 aborted" in result.output
     assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_package_revise_route(app, run_worker, s3_client, dcor_paths):
+    user, circle, dataset, token = make_circle_and_user()
+    data = os.urandom(2048)
+    urls = ask_urls(app, token, circle["id"], len(data))["result"]
+    rid = urls["resource_id"]
+    missing = app.post(
+        "/api/3/action/package_revise",
+        json={"match": {"id": dataset["id"]},
+              "update__resources__extend": [{
+                  "id": rid, "url": "x.rtdc", "name": "x.rtdc",
+                  "url_type": "s3_upload"}]},
+        headers={"Authorization": token})
+    assert missing.status_code == 409 and rid in str(missing.json["error"])
+
+    client_upload(urls, data)
+    response = app.post(
+        "/api/3/action/package_revise",
+        json={"match": {"id": dataset["id"]},
+              "update__resources__extend": [{
+                  "id": rid, "url": "x.rtdc", "name": "x.rtdc",
+                  "url_type": "s3_upload"}]},
+        headers={"Authorization": token})
+    assert response.status_code == 200, response.body
+    run_worker()
+    shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                           {"id": rid})
+    assert shown["sha256"] == hashlib.sha256(data).hexdigest()
+    link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
+    assert file_sha256(link) == shown["sha256"]
+
+
+def test_steps_aside_for_an_existing_action(monkeypatch):
+    """Another plugin that provides resource_upload_s3_urls keeps it."""
+    import ckan.plugins as p
+
+    from ckanext.dcor_depot import plugin as dcor_plugin
+
+    class Other:
+        def get_actions(self):
+            return {"resource_upload_s3_urls": lambda context, data: "other"}
+
+        def get_auth_functions(self):
+            return {"resource_upload_s3_urls": lambda context, data: {}}
+
+    ours = p.get_plugin("dcor_depot")
+    assert "resource_upload_s3_urls" in ours.get_actions()
+    other = Other()
+    with monkeypatch.context() as patch:
+        patch.setattr(p, "PluginImplementations",
+                      lambda interface: [ours, other])
+        assert "resource_upload_s3_urls" not in ours.get_actions()
+        assert "package_update" in ours.get_actions()
+        assert ours.get_auth_functions() == {}
+        assert dcor_plugin._provided_by_another_plugin(
+            ours, p.IActions, "get_actions", "resource_upload_s3_urls")
