@@ -83,6 +83,11 @@ class DCORDepotPlugin(p.SingletonPlugin):
             return  # visibility unchanged
         jobs.enqueue_visibility_job(pkg_dict["id"])
 
+    def after_dataset_delete(self, context, pkg_dict):
+        # a deleted dataset is not public: its objects lose the tag
+        if dcor_config.s3_enabled() and pkg_dict.get("id"):
+            jobs.enqueue_visibility_job(pkg_dict["id"])
+
     def _enqueue_backups(self, context, pkg_dict):
         if context.get("is_background_job") or not dcor_config.s3_enabled():
             return

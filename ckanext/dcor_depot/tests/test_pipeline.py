@@ -94,6 +94,21 @@ def test_visibility_follows_the_dataset(app, run_worker, s3_client):
     assert requests.get(url, timeout=10).status_code == 403
 
 
+def test_deleted_dataset_is_not_public(app, run_worker):
+    user, circle, dataset, token = make_circle_and_user(private=False)
+    resource = upload_resource(app, token, dataset["id"], b"public cells")
+    run_worker()
+    url = tk.get_action("resource_show")(
+        {"ignore_auth": True}, {"id": resource["id"]})["s3_url"]
+    assert requests.get(url, timeout=10).status_code == 200
+    response = app.post("/api/3/action/package_delete",
+                        json={"id": dataset["id"]},
+                        headers={"Authorization": token})
+    assert response.status_code == 200, response.body
+    run_worker()
+    assert requests.get(url, timeout=10).status_code == 403
+
+
 def test_draft_dataset_becomes_public_when_activated(app, run_worker):
     user, circle, dataset, token = make_circle_and_user(
         private=False, state="draft")
