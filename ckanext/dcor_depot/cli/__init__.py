@@ -5,6 +5,7 @@ import click
 
 
 def get_commands() -> list[click.Command]:
-    from . import depot, maintenance, migrate
+    from . import depot, figshare, maintenance, migrate
 
-    return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS]
+    return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
+            *figshare.COMMANDS]
