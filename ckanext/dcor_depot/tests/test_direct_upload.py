@@ -183,23 +183,19 @@ def test_package_revise_route(app, run_worker, s3_client, dcor_paths):
     data = os.urandom(2048)
     urls = ask_urls(app, token, circle["id"], len(data))["result"]
     rid = urls["resource_id"]
-    missing = app.post(
-        "/api/3/action/package_revise",
-        json={"match": {"id": dataset["id"]},
-              "update__resources__extend": [{
-                  "id": rid, "url": "x.rtdc", "name": "x.rtdc",
-                  "url_type": "s3_upload"}]},
-        headers={"Authorization": token})
-    assert missing.status_code == 409 and rid in str(missing.json["error"])
+    def revise():
+        return app.post(
+            "/api/3/action/package_revise",
+            json={"match": {"id": dataset["id"]},
+                  "update__resources__extend": [{
+                      "id": rid, "url": "x.rtdc", "name": "x.rtdc",
+                      "url_type": "s3_upload"}]},
+            headers={"Authorization": token})
 
+    missing = revise()
+    assert missing.status_code == 409 and rid in str(missing.json["error"])
     client_upload(urls, data)
-    response = app.post(
-        "/api/3/action/package_revise",
-        json={"match": {"id": dataset["id"]},
-              "update__resources__extend": [{
-                  "id": rid, "url": "x.rtdc", "name": "x.rtdc",
-                  "url_type": "s3_upload"}]},
-        headers={"Authorization": token})
+    response = revise()
     assert response.status_code == 200, response.body
     run_worker()
     shown = tk.get_action("resource_show")({"ignore_auth": True},
