@@ -31,7 +31,7 @@ TEST_INI="$REPO/test.ini"
 case "$CKAN_PIN" in
   2.11.*) TEST_DB="dcor_depot_test_ckan211"; TEST_INI="$REPO/.stack/test-ckan2.11.ini" ;;
 esac
-DATABASES=("$TEST_DB" dcor_depot_dev)
+DATABASES=("$TEST_DB" dcor_depot_dev dcor_depot_demo)
 
 log() { echo "[stack] $*" >&2; }
 

@@ -1,0 +1,66 @@
+# Sourced by dev-site.sh and demo.sh: a local CKAN site with the plugin, its
+# job worker and the local S3 server. The caller sets SITE (a name), PORT,
+# REDIS_DB and DB (created by scripts/stack.sh up).
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$REPO/scripts/stack.sh" up
+VENV="$(bash "$REPO/scripts/stack.sh" venv)"
+CKAN="$VENV/bin/ckan"
+STATE="$REPO/.stack/$SITE"
+INI="$STATE/$SITE.ini"
+SITE_URL="http://127.0.0.1:$PORT"
+SITE_PIDS=()
+
+site_prepare() {
+  mkdir -p "$STATE/storage" "$STATE/depots" "$STATE/tmp"
+  # dcor_depot_dev_no_solr switches package search off only if no Solr answers.
+  sed -e "s|^ckan.site_id = .*|ckan.site_id = dcor_depot_$SITE|" \
+      -e "s|^ckan.site_url = .*|ckan.site_url = $SITE_URL|" \
+      -e "s|/dcor_depot_test$|/$DB|" \
+      -e "s|^ckan.redis.url = .*|ckan.redis.url = redis://127.0.0.1:6379/$REDIS_DB|" \
+      -e "s|^ckan.plugins = .*|ckan.plugins = dcor_depot dcor_depot_dev_no_solr|" \
+      -e "s|^ckan.storage_path = .*|ckan.storage_path = $STATE/storage|" \
+      -e "s|^ckanext.dcor_depot.depots_path = .*|ckanext.dcor_depot.depots_path = $STATE/depots\nckanext.dcor_depot.tmp_dir = $STATE/tmp|" \
+      -e "s|^ckanext.dcor_depot.users_depot_name = .*|ckanext.dcor_depot.users_depot_name = users-$SITE|" \
+      -e "s|^SECRET_KEY = .*|SECRET_KEY = dcor-depot-$SITE-secret-not-for-production|" \
+      "$REPO/test.ini" > "$INI.new"
+  # extra "key = value" settings go into [app:main]
+  local line
+  for line in "$@"; do sed -i "/^\[app:main\]$/a $line" "$INI.new"; done
+  mv "$INI.new" "$INI"
+  "$CKAN" -c "$INI" db init >"$STATE/db-init.log" 2>&1 \
+    || { echo "ckan db init failed, see $STATE/db-init.log" >&2; return 1; }
+  "$CKAN" -c "$INI" user add admin email=admin@localhost \
+    password=dcor-dev-admin >/dev/null 2>&1 || true
+  "$CKAN" -c "$INI" sysadmin add admin >/dev/null 2>&1 || true
+  "$CKAN" -c "$INI" user token add admin "$SITE-site" 2>/dev/null \
+    | tail -n1 | tr -d '\t ' > "$STATE/admin-token"
+  [ -s "$STATE/admin-token" ] \
+    || { echo "could not create an API token for admin" >&2; return 1; }
+}
+
+site_stop() {
+  [ ${#SITE_PIDS[@]} -gt 0 ] && kill "${SITE_PIDS[@]}" 2>/dev/null || true
+  [ ${#SITE_PIDS[@]} -gt 0 ] && wait "${SITE_PIDS[@]}" 2>/dev/null || true
+  SITE_PIDS=()
+}
+
+site_start() {
+  if curl -fs -o /dev/null "$SITE_URL/api/3/action/status_show"; then
+    echo "something already answers on $SITE_URL; stop it first" >&2
+    return 1
+  fi
+  local queue
+  queue="$(grep -oP '^ckanext.dcor_depot.jobs_queue = \K.*' "$INI" || echo default)"
+  "$CKAN" -c "$INI" jobs worker "$queue" >"$STATE/worker.log" 2>&1 &
+  SITE_PIDS+=($!)
+  "$CKAN" -c "$INI" run -H 127.0.0.1 -p "$PORT" >"$STATE/site.log" 2>&1 &
+  SITE_PIDS+=($!)
+  trap site_stop EXIT
+  trap 'exit 130' INT TERM
+  for _ in $(seq 1 240); do
+    curl -fs -o /dev/null "$SITE_URL/api/3/action/status_show" && return 0
+    sleep 0.5
+  done
+  echo "CKAN did not answer on $SITE_URL, see $STATE/site.log" >&2
+  return 1
+}
