@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import Any, Callable
+
+import sqlalchemy.event
 
 import ckan.plugins.toolkit as tk
+from ckan import model
 from ckan.lib import jobs as ckan_jobs
 
 from rq.exceptions import NoSuchJobError
@@ -52,6 +56,38 @@ def visibility_job(dataset_id: str) -> int:
                           pipeline.apply_dataset_visibility, dataset_id)
     log.info("dataset %s: %d object tags changed", dataset_id, changed)
     return changed
+
+
+# Enqueueing after the commit
+
+# CKAN calls the dataset hooks before it commits. A worker that is already
+# waiting would run the job at once and read the old state (a dataset made
+# private would keep its public objects), so those hooks enqueue on commit.
+_AFTER_COMMIT = "dcor_depot_enqueue_after_commit"
+
+
+def enqueue_after_commit(enqueue_fn: Callable[..., Any], *args: Any) -> None:
+    """Call `enqueue_fn(*args)` once the current transaction commits; drop
+    it if the transaction rolls back. Only for callers that a commit
+    follows, such as CKAN's dataset hooks."""
+    model.Session().info.setdefault(_AFTER_COMMIT, []).append(
+        (enqueue_fn, args))
+
+
+@sqlalchemy.event.listens_for(model.Session, "after_commit")
+def _enqueue_committed(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint (CKAN 2.12 uses them): nothing is committed yet
+    for enqueue_fn, args in session.info.pop(_AFTER_COMMIT, []):
+        enqueue_fn(*args)
+
+
+@sqlalchemy.event.listens_for(model.Session, "after_transaction_end")
+def _drop_uncommitted(session, transaction) -> None:
+    # the outermost transaction ended without a commit (which would have
+    # emptied the list): rolled back or closed
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 # A "started" job whose worker has not sent a heartbeat for this long was

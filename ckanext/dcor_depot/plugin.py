@@ -41,7 +41,13 @@ class DCORDepotPlugin(p.SingletonPlugin):
         # work done inside our own jobs and commands is placed by them
         if context.get("is_background_job"):
             return
-        if resource.get("url_type") == "upload":
+        if resource.get("url_type") != "upload":
+            return
+        # resource_create has committed by now, unless its caller defers it
+        if context.get("defer_commit"):
+            jobs.enqueue_after_commit(jobs.enqueue_resource_jobs,
+                                      resource["id"])
+        else:
             jobs.enqueue_resource_jobs(resource["id"])
 
     # IUploader
@@ -81,12 +87,13 @@ class DCORDepotPlugin(p.SingletonPlugin):
                 pipeline.dataset_is_public(before) == \
                 pipeline.dataset_is_public(pkg_dict):
             return  # visibility unchanged
-        jobs.enqueue_visibility_job(pkg_dict["id"])
+        jobs.enqueue_after_commit(jobs.enqueue_visibility_job, pkg_dict["id"])
 
     def after_dataset_delete(self, context, pkg_dict):
         # a deleted dataset is not public: its objects lose the tag
         if dcor_config.s3_enabled() and pkg_dict.get("id"):
-            jobs.enqueue_visibility_job(pkg_dict["id"])
+            jobs.enqueue_after_commit(jobs.enqueue_visibility_job,
+                                      pkg_dict["id"])
 
     def _enqueue_backups(self, context, pkg_dict):
         if context.get("is_background_job") or not dcor_config.s3_enabled():
@@ -94,7 +101,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
         for resource in pkg_dict.get("resources") or []:
             if resource.get("url_type") == pipeline.S3_UPLOAD and \
                     not resource.get("sha256") and resource.get("id"):
-                jobs.enqueue_backup_job(resource["id"])
+                jobs.enqueue_after_commit(jobs.enqueue_backup_job,
+                                          resource["id"])
 
 
 def _provided_by_another_plugin(ours, interface, getter: str,

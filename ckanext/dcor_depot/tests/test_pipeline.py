@@ -6,6 +6,7 @@ import pytest
 import requests
 
 import ckan.plugins.toolkit as tk
+from ckan import model
 from ckan.lib import jobs as ckan_jobs
 
 from ckanext.dcor_depot import naming, pipeline
@@ -92,6 +93,28 @@ def test_visibility_follows_the_dataset(app, run_worker, s3_client):
         b"private cells"
     patch(private=True)
     assert requests.get(url, timeout=10).status_code == 403
+
+
+def test_jobs_are_enqueued_only_once_the_change_is_committed(app):
+    """A waiting worker must not read the state before the commit: CKAN
+    calls after_dataset_update before it commits."""
+    user, circle, dataset, token = make_circle_and_user(private=False)
+    job_id = f"{dataset['id']}-visibility"
+
+    def make_private():
+        tk.get_action("package_patch")(
+            {"user": user["name"], "defer_commit": True},
+            {"id": dataset["id"], "private": True})
+
+    make_private()
+    assert job_id not in queued_job_ids()
+    model.Session.rollback()
+    assert job_id not in queued_job_ids()  # the change never happened
+
+    make_private()
+    assert job_id not in queued_job_ids()
+    model.repo.commit()
+    assert queued_job_ids() == [job_id]
 
 
 def test_deleted_dataset_is_not_public(app, run_worker):
