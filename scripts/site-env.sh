@@ -11,6 +11,10 @@ SITE_URL="http://127.0.0.1:$PORT"
 SITE_PIDS=()
 
 site_prepare() {
+  # The database and Redis db may hold another clone's datasets, whose
+  # files are not here: a site's first run in this clone starts empty.
+  local first_run=
+  [ -f "$INI" ] || first_run=1
   mkdir -p "$STATE/storage" "$STATE/depots" "$STATE/tmp"
   # dcor_depot_dev_no_solr switches package search off only if no Solr answers.
   sed -e "s|^ckan.site_id = .*|ckan.site_id = dcor_depot_$SITE|" \
@@ -27,6 +31,11 @@ site_prepare() {
   local line
   for line in "$@"; do sed -i "/^\[app:main\]$/a $line" "$INI.new"; done
   mv "$INI.new" "$INI"
+  if [ -n "$first_run" ]; then
+    echo "first run of the $SITE site in this clone: emptying database $DB and Redis db $REDIS_DB" >&2
+    "$CKAN" -c "$INI" db clean --yes >"$STATE/db-clean.log" 2>&1 || true
+    redis-cli -h 127.0.0.1 -p 6379 -n "$REDIS_DB" flushdb >/dev/null
+  fi
   "$CKAN" -c "$INI" db init >"$STATE/db-init.log" 2>&1 \
     || { echo "ckan db init failed, see $STATE/db-init.log" >&2; return 1; }
   "$CKAN" -c "$INI" user add admin email=admin@localhost \
