@@ -7,38 +7,37 @@ resources/s, MB/s, the speed-up of --jobs 8, and the peak memory of the
 command for 200 vs 2,000 resources (it must stay flat).
 
     scripts/stack.sh up
-    .venv-ckan2.12.0/bin/python bench/bench_migrate.py
+    .venv-ckan2.12.0/bin/python bench/bench_migrate.py [--json PATH]
 
-It uses the test database (dcor_depot_test), which the tests wipe anyway.
+It uses the benches' own database (dcor_depot_bench, created when missing;
+see benchdb.py), so a test run at the same time does not wipe it under the
+bench; --database picks another.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
-import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+import benchdb
+
 MB = 1e6
 
 
-def write_ini(folder: pathlib.Path) -> pathlib.Path:
-    text = (REPO / "test.ini").read_text()
-    for key, value in {
+def write_ini(folder: pathlib.Path, database: str) -> pathlib.Path:
+    return benchdb.write_ini(folder / "bench.ini", {
+        **benchdb.database_settings(database),
         "ckan.plugins": "dcor_depot dcor_depot_dev_no_solr",
         "ckan.storage_path": str(folder / "storage"),
         "ckanext.dcor_depot.depots_path": str(folder / "depots"),
-    }.items():
-        text = re.sub(rf"(?m)^{re.escape(key)} = .*$", f"{key} = {value}",
-                      text)
-    ini = folder / "bench.ini"
-    ini.write_text(text)
-    return ini
+    })
 
 
 def build_site(tk, model, storage: pathlib.Path, count: int, size: int,
@@ -88,24 +87,26 @@ def remove_bucket(circle_id: str) -> None:
 
 
 def migrate(ini: pathlib.Path, jobs: int) -> tuple[float, float, str]:
+    """Seconds, peak RSS (MB) of this run's command, and its summary."""
     ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [str(ckan_bin), "-c", str(ini),
-         "dcor-migrate-resources-to-object-store", "--jobs", str(jobs)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = process.communicate()
-    seconds = time.perf_counter() - start
-    if process.returncode != 0:
-        raise SystemExit(f"migration failed: {err[-2000:]}")
-    summary = out.strip().splitlines()[-1]
-    return seconds, _child_peak_mb(), summary
-
-
-def _child_peak_mb() -> float:
-    """Peak RSS of the largest child so far (ru_maxrss is a maximum)."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with tempfile.TemporaryFile("w+") as out, \
+            tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [str(ckan_bin), "-c", str(ini),
+             "dcor-migrate-resources-to-object-store", "--jobs", str(jobs)],
+            stdout=out, stderr=err, text=True)
+        # wait4 gives this child's own peak; RUSAGE_CHILDREN would also
+        # count earlier children such as `ckan db init`
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(f"migration failed: {err.read()[-2000:]}")
+        summary = out.read().strip().splitlines()[-1]
+    return seconds, usage.ru_maxrss / 1024, summary
 
 
 def main() -> None:
@@ -114,6 +115,9 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=20)
     parser.add_argument("--large-mb", type=int, default=100)
     parser.add_argument("--per-dataset", type=int, default=10)
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--database", default=benchdb.DB_NAME,
+                        help="created when missing")
     args = parser.parse_args()
 
     from ckan.cli import load_config
@@ -124,10 +128,13 @@ def main() -> None:
     folder = pathlib.Path(tempfile.mkdtemp(prefix="dcor-bench-migrate-"))
     (folder / "storage").mkdir()
     (folder / "depots").mkdir()
-    ini = write_ini(folder)
+    ini = write_ini(folder, args.database)
+    benchdb.ensure_database(args.database)
+    benchdb.init_database(ini)
     app = make_app(load_config(str(ini)))
     flask_app = getattr(app, "apps", {}).get("flask_app", app)._wsgi_app
     rows = []
+    run_peaks: list[float] = []
     scenarios = [
         # memory first: each run is a new process, ru_maxrss only grows,
         # so the smaller run goes first
@@ -137,15 +144,23 @@ def main() -> None:
         ("large", args.large, args.large_mb * 1024**2, 1),
         ("large", args.large, args.large_mb * 1024**2, 8),
     ]
-    with flask_app.test_request_context():
-        for label, count, size, jobs in scenarios:
-            circle_id = build_site(tk, model, folder / "storage", count,
-                                   size, args.per_dataset)
-            seconds, peak, summary = migrate(ini, jobs)
-            remove_bucket(circle_id)
-            rows.append((label, count, size, jobs, seconds, peak, summary))
-            print(f"{label}: {count} x {size} B, --jobs {jobs}: "
-                  f"{seconds:.1f} s; {summary}", flush=True)
+    try:
+        with flask_app.test_request_context():
+            for label, count, size, jobs in scenarios:
+                circle_id = build_site(tk, model, folder / "storage", count,
+                                       size, args.per_dataset)
+                seconds, own_peak, summary = migrate(ini, jobs)
+                remove_bucket(circle_id)
+                # the table reports the largest run so far, as it always has
+                peak = max([own_peak] + [row[5] for row in rows])
+                rows.append((label, count, size, jobs, seconds, peak,
+                             summary))
+                run_peaks.append(own_peak)
+                print(f"{label}: {count} x {size} B, --jobs {jobs}: "
+                      f"{seconds:.1f} s; {summary}", flush=True)
+    finally:
+        # the large scenarios leave gigabytes of files behind
+        shutil.rmtree(folder, ignore_errors=True)
     print()
     print("| resources | size | --jobs | seconds | resources/s | MB/s | "
           "peak RSS of the largest run so far (MB) |")
@@ -160,6 +175,24 @@ def main() -> None:
           f"large {large1 / large8:.2f}x")
     print(f"peak memory: {args.small // 10} resources {rows[0][5]:.0f} MB, "
           f"{args.small} resources {rows[2][5]:.0f} MB")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({
+                "runs": [{"label": label, "resources": count, "size": size,
+                          "jobs": jobs, "seconds": seconds,
+                          "resources_per_s": count / seconds,
+                          "mb_per_s": count * size / MB / seconds,
+                          "peak_rss_mb_so_far": peak,
+                          "peak_rss_mb": own_peak, "summary": summary}
+                         for (label, count, size, jobs, seconds, peak,
+                              summary), own_peak in zip(rows, run_peaks)],
+                "speedup_small": small1 / small8,
+                "speedup_large": large1 / large8,
+                "memory_small_count": args.small // 10,
+                "memory_small_peak_mb": rows[0][5],
+                "memory_large_count": args.small,
+                "memory_large_peak_mb": rows[2][5],
+            }, handle, indent=1)
 
 
 if __name__ == "__main__":

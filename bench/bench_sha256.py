@@ -5,10 +5,12 @@ first (the depot's verification reads drop it too), best of N rounds.
 Prints MB/s and the ratio. Needs root to drop the cache.
 
     .venv-ckan2.12.0/bin/python bench/bench_sha256.py [--size-mib 1024]
+        [--json PATH]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import tempfile
@@ -17,6 +19,7 @@ import time
 from ckanext.dcor_depot.storage import depot
 
 MB = 1e6
+TARGET_RATIO = 0.9
 
 
 def timed(fn) -> float:
@@ -38,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if args.size_mib < 1 or args.rounds < 1:
         raise SystemExit("--size-mib and --rounds must be at least 1")
@@ -59,6 +63,16 @@ def main() -> None:
     print(f"sha256sum  {size / MB / theirs:8.1f} MB/s")
     print(f"depot      {size / MB / ours:8.1f} MB/s  ratio "
           f"{theirs / ours:.2f}")
+    ratio = theirs / ours
+    print(f"target: ratio >= {TARGET_RATIO}: "
+          f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"size": size, "rounds": args.rounds,
+                       "sha256sum_mb_per_s": size / MB / theirs,
+                       "depot_mb_per_s": size / MB / ours,
+                       "ratio": ratio, "target_ratio": TARGET_RATIO},
+                      handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,289 @@
+"""All benchmarks in one run against the same local stack; writes
+bench/RESULTS.md with one table and prints it.
+
+    .venv-ckan2.12.0/bin/python bench/run_all.py [--quick]
+
+It starts the stack (scripts/stack.sh up), runs each bench as a subprocess
+with --json (its output shown live) and exits non-zero if any of them
+failed, after writing what was measured. --quick uses small sizes for a
+smoke check; the figures of the default (full) sizes are the ones to quote.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+RESULTS = BENCH / "RESULTS.md"
+
+# name, script, arguments for the full and the quick run
+BENCHES = [
+    ("upload", "bench_upload.py", [], ["--size-mib", "128", "--rounds", "1"]),
+    ("sha256", "bench_sha256.py", [], ["--size-mib", "128", "--rounds", "1"]),
+    ("latency", "bench_create_latency.py", ["--requests", "200"],
+     ["--requests", "40"]),
+    ("migrate", "bench_migrate.py", [], ["--small", "200", "--large", "2"]),
+]
+
+
+def run_live(cmd: list[str], env: dict | None = None) -> int:
+    """Run cmd, passing its output through as it comes."""
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               bufsize=1, cwd=REPO, env=env)
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    return process.wait()
+
+
+def first_line(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def machine(python: str, upload: dict | None) -> list[tuple[str, str]]:
+    cpu = "?"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram_kib = 0
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                ram_kib = int(line.split()[1])
+    os_name = "?"
+    if os.path.exists("/etc/os-release"):
+        for line in pathlib.Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    # versions as the benches see them: from the venv's Python
+    versions = first_line([python, "-c",
+                           "import platform, importlib.metadata as m; "
+                           "print(platform.python_version(), "
+                           "m.version('ckan'), m.version('boto3'))"])
+    py_version, ckan_version, boto3_version = \
+        (versions or "? ? ?").split()
+    rclone = (upload or {}).get("rclone_version") or \
+        (first_line(["rclone", "version"]) if shutil.which("rclone")
+         else None) or "not installed"
+    commit = first_line(["git", "-C", str(REPO), "rev-parse", "--short",
+                         "HEAD"]) or "?"
+    return [
+        ("CPU", f"{cpu}, {os.cpu_count()} cores"),
+        ("RAM", f"{ram_kib / 1024**2:.1f} GiB"),
+        ("OS / kernel", f"{os_name} / Linux {platform.release()}"),
+        ("Python", py_version),
+        ("CKAN", ckan_version),
+        ("boto3", boto3_version),
+        ("rclone", rclone),
+        ("radosgw", first_line(["radosgw", "--version"]) or "?"),
+        ("Commit", f"{commit} (plus any uncommitted changes)"),
+    ]
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
+    """Measure | Figure | Baseline | Ratio | Target | Met? per row; a bench
+    that did not deliver gives rows that say so."""
+    rows: list[list[str]] = []
+    missing = ["not measured", "—", "—"]
+
+    up = res.get("upload")
+    if up:
+        best, mib = up["best"], up["size_mib"]
+        size = f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+        b3, dep = best["boto3"], best.get("depot")
+        base = f"boto3 upload_file {b3['mb_per_s']:.1f} MB/s"
+        if dep:
+            rows.append([f"Upload {size}: depot (verified)",
+                         f"{dep['mb_per_s']:.1f} MB/s", base,
+                         f"{dep['ratio_to_boto3']:.2f}", "≥ 0.9",
+                         yes(dep["ratio_to_boto3"] >= 0.9)])
+        rc = best.get("rclone")
+        if rc:
+            rows.append([f"Upload {size}: rclone copyto (defaults)",
+                         f"{rc['mb_per_s']:.1f} MB/s", base,
+                         f"{rc['ratio_to_boto3']:.2f}", "— (informative)",
+                         "—"])
+        if dep:
+            rows.append(["Depot upload: bytes read per byte uploaded",
+                         f"{dep['read_per_byte']:.3f} (from disk "
+                         f"{dep['disk_read_per_byte']:.3f})",
+                         f"boto3 {b3['read_per_byte']:.3f}",
+                         f"{dep['read_per_byte'] / b3['read_per_byte']:.2f}",
+                         "1.0 (≤ 1.01)", yes(dep["read_per_byte"] <= 1.01)])
+            rows.append(["Depot upload: peak memory",
+                         f"{dep['peak_rss_mb']:.0f} MB",
+                         f"boto3 {b3['peak_rss_mb']:.0f} MB",
+                         f"{dep['peak_rss_mb'] / b3['peak_rss_mb']:.2f}",
+                         "< 200 MB", yes(dep["peak_rss_mb"] < 200)])
+    else:
+        rows += [["Upload: depot vs boto3", *missing, "≥ 0.9", "—"],
+                 ["Upload: rclone vs boto3", *missing, "—", "—"],
+                 ["Depot upload: bytes read per byte", *missing, "1.0", "—"],
+                 ["Depot upload: peak memory", *missing, "< 200 MB", "—"]]
+
+    sha = res.get("sha256")
+    if sha:
+        rows.append([f"sha256 of {sha['size'] / 1024**2:.0f} MiB: depot",
+                     f"{sha['depot_mb_per_s']:.0f} MB/s",
+                     f"sha256sum {sha['sha256sum_mb_per_s']:.0f} MB/s",
+                     f"{sha['ratio']:.2f}", "≥ 0.9", yes(sha["ratio"] >= 0.9)])
+    else:
+        rows.append(["sha256: depot vs sha256sum", *missing, "≥ 0.9", "—"])
+
+    lat = res.get("latency")
+    if lat:
+        on, off = lat["on"], lat["off"]
+        rows.append([
+            f"resource_create + {lat['size_bytes'] // 1000} kB upload: "
+            f"added latency, median of {lat['requests']}",
+            f"+{lat['diff_median_ms']:.1f} ms (plugin on {on['median_ms']:.1f}"
+            f" ms, p90 {on['p90_ms']:.1f})",
+            f"plugin off {off['median_ms']:.1f} ms (p90 {off['p90_ms']:.1f})",
+            f"{on['median_ms'] / off['median_ms']:.2f}", "< 5 ms",
+            yes(lat["diff_median_ms"] < 5)])
+    else:
+        rows.append(["resource_create: added latency", *missing, "< 5 ms",
+                     "—"])
+
+    mig = res.get("migrate")
+    if mig:
+        runs = mig["runs"]
+        s1, s8, l1, l8 = runs[1], runs[2], runs[3], runs[4]
+        rows.append([
+            f"Migration, {s8['resources']} small files "
+            f"({s8['size'] / 1000:.0f} kB): --jobs 8",
+            f"{s8['resources_per_s']:.1f} res/s",
+            f"--jobs 1 {s1['resources_per_s']:.1f} res/s",
+            f"{mig['speedup_small']:.2f}× speed-up", "— (informative)", "—"])
+        rows.append([
+            f"Migration, {l8['resources']} large files "
+            f"({l8['size'] / 1024**2:.0f} MiB): --jobs 8",
+            f"{l8['mb_per_s']:.1f} MB/s", f"--jobs 1 {l1['mb_per_s']:.1f} MB/s",
+            f"{mig['speedup_large']:.2f}× speed-up", "— (informative)", "—"])
+        flat = mig["memory_large_peak_mb"] / mig["memory_small_peak_mb"]
+        rows.append([
+            f"Migration peak memory, {mig['memory_large_count']} vs "
+            f"{mig['memory_small_count']} resources",
+            f"{mig['memory_large_peak_mb']:.0f} MB "
+            f"({mig['memory_large_count']})",
+            f"{mig['memory_small_peak_mb']:.0f} MB "
+            f"({mig['memory_small_count']})",
+            f"{flat:.2f}", "flat (≤ 1.1×)", yes(flat <= 1.1)])
+    else:
+        rows += [["Migration, small files: --jobs 8 vs 1", *missing, "—", "—"],
+                 ["Migration, large files", *missing, "—", "—"],
+                 ["Migration peak memory", *missing, "flat", "—"]]
+    return rows
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    head = ["Measure", "Figure", "Baseline (same run)", "Ratio", "Target",
+            "Met?"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes: a smoke check, not figures")
+    args = parser.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        shown = os.path.relpath(sys.executable, REPO)
+    except ValueError:
+        shown = sys.executable
+    command = shlex.join([shown if not shown.startswith("..")
+                          else sys.executable, "bench/run_all.py",
+                          *sys.argv[1:]])
+
+    print("== scripts/stack.sh up", flush=True)
+    failed: list[str] = []
+    if run_live(["bash", str(REPO / "scripts" / "stack.sh"), "up"]) != 0:
+        raise SystemExit("scripts/stack.sh up failed; nothing measured")
+    venv = subprocess.run(["bash", str(REPO / "scripts" / "stack.sh"),
+                           "venv"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    python = str(pathlib.Path(venv) / "bin" / "python")
+
+    results: dict[str, dict | None] = {}
+    timings: list[str] = []
+    # children print as they go, not when their buffer fills
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryDirectory(prefix="dcor-bench-all-") as folder:
+        for name, script, full, quick in BENCHES:
+            out = os.path.join(folder, f"{name}.json")
+            cmd = [python, str(BENCH / script),
+                   *(quick if args.quick else full), "--json", out]
+            shown_cmd = shlex.join(["bench/" + script, *cmd[2:-2]])
+            print(f"\n== {name}: {shown_cmd}", flush=True)
+            start = time.monotonic()
+            code = run_live(cmd, env=env)
+            seconds = time.monotonic() - start
+            results[name] = None
+            if code == 0 and os.path.exists(out):
+                with open(out) as handle:
+                    results[name] = json.load(handle)
+            else:
+                failed.append(name)
+            timings.append(f"`{shown_cmd}` "
+                           f"{'ok' if name not in failed else '**FAILED**'}"
+                           f" ({seconds:.0f} s)")
+
+    table = markdown_table(table_rows(results))
+    info = machine(python, results.get("upload"))
+    sizes = "quick: a smoke check with small sizes" if args.quick \
+        else "full sizes"
+    text = "\n".join([
+        "# Benchmark results",
+        "",
+        f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}",
+        *[f"- {key}: {value}" for key, value in info],
+        f"- Command: `{command}` ({sizes})",
+        f"- Benches (each with --json): {'; '.join(timings)}",
+        "- S3: the local Ceph radosgw of scripts/stack.sh "
+        "(http://127.0.0.1:7480, objects in RAM); page cache dropped "
+        "before each upload and hash",
+        "",
+        table,
+        "",
+        "Ratio is Figure / Baseline (for the latency row: median with the "
+        "plugin / median without). Uploads: best of the rounds, each "
+        "method in a fresh process. Everything ran on one shared machine "
+        "in one run, so figures are noisy; compare within the table.",
+        "",
+    ])
+    RESULTS.write_text(text)
+    print(f"\n== wrote {RESULTS.relative_to(REPO)}\n")
+    print(table)
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
