@@ -208,10 +208,44 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+README = REPO / "README.rst"
+README_START = ".. bench-table-start"
+README_END = ".. bench-table-end"
+
+
+def rst_table(rows: list[list[str]], info: list[tuple[str, str]],
+              when: str, command: str) -> str:
+    """The table as reStructuredText, for the README."""
+    def cell(text: str) -> str:
+        return '"' + text.replace("**", "").replace('"', '""') + '"'
+    head = ["Measure", "Figure", "Baseline (same run)", "Ratio", "Target",
+            "Met?"]
+    machine_line = "; ".join(f"{key}: {value}" for key, value in info
+                             if key not in ("Commit",))
+    lines = [f"Taken {when} with ``{command}`` on: {machine_line}.", "",
+             ".. csv-table::", "   :header: " + ", ".join(map(cell, head)),
+             ""]
+    lines += ["   " + ", ".join(map(cell, row)) for row in rows]
+    return "\n".join(lines)
+
+
+def update_readme(block: str) -> None:
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{README.name} has no {README_START} / "
+                         f"{README_END} markers")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    README.write_text(f"{head}{README_START}\n\n{block}\n\n{README_END}"
+                      f"{tail}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="small sizes: a smoke check, not figures")
+    parser.add_argument("--readme", action="store_true",
+                        help="also put the table into README.rst")
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
@@ -280,6 +314,10 @@ def main() -> None:
     ])
     RESULTS.write_text(text)
     print(f"\n== wrote {RESULTS.relative_to(REPO)}\n")
+    if args.readme:
+        update_readme(rst_table(table_rows(results), info,
+                                started.strftime("%Y-%m-%d"), command))
+        print(f"== updated the table in {README.name}\n")
     print(table)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")
