@@ -13,7 +13,7 @@ from ckan import model
 from ckan.lib import jobs as ckan_jobs
 
 from rq.exceptions import NoSuchJobError
-from rq.job import Dependency, Job
+from rq.job import Job
 
 from . import config as dcor_config
 from . import pipeline
@@ -35,8 +35,16 @@ def _run_logged(what: str, fn, entity_id: str):
 
 
 def move_to_depot_job(resource_id: str) -> str:
-    how = _run_logged("depot move", pipeline.move_resource_to_depot,
-                      resource_id)
+    try:
+        how = _run_logged("depot move", pipeline.move_resource_to_depot,
+                          resource_id)
+    finally:
+        # the upload follows the move, even a failed one: it reads the file
+        # wherever it is. Queued from here, not with an RQ dependency, so
+        # that resource_create pays for one enqueue, not two.
+        if dcor_config.s3_enabled():
+            enqueue(upload_to_s3_job, resource_id, "depot-upload",
+                    f"Upload resource {resource_id} to S3")
     log.info("resource %s in the depot (%s)", resource_id, how)
     return how
 
@@ -114,7 +122,6 @@ def _pending_job(job_id: str, pending: set[str]) -> Job | None:
 
 
 def enqueue(fn, entity_id: str, suffix: str, title: str,
-            depends_on: Job | None = None,
             pending: set[str] = PENDING) -> Job:
     """Enqueue `fn(entity_id)` as job `{entity_id}-{suffix}`, unless that
     job is already waiting or running."""
@@ -124,24 +131,15 @@ def enqueue(fn, entity_id: str, suffix: str, title: str,
         return job
     rq_kwargs = {"job_id": job_id, "timeout": dcor_config.job_timeout(),
                  "failure_ttl": 7 * 24 * 3600}
-    if depends_on is not None:
-        # run after the dependency, whether it succeeded or not
-        rq_kwargs["depends_on"] = Dependency(jobs=[depends_on],
-                                             allow_failure=True)
     return tk.enqueue_job(fn, [entity_id], title=title,
                           queue=dcor_config.jobs_queue(), rq_kwargs=rq_kwargs)
 
 
-def enqueue_resource_jobs(resource_id: str) -> list[Job]:
-    """The two jobs of an uploaded resource: depot move, then S3 upload."""
-    move = enqueue(move_to_depot_job, resource_id, "depot-move",
+def enqueue_resource_jobs(resource_id: str) -> Job:
+    """The jobs of an uploaded resource: the depot move, which then queues
+    the S3 upload."""
+    return enqueue(move_to_depot_job, resource_id, "depot-move",
                    f"Move resource {resource_id} into the user depot")
-    jobs = [move]
-    if dcor_config.s3_enabled():
-        jobs.append(enqueue(upload_to_s3_job, resource_id, "depot-upload",
-                            f"Upload resource {resource_id} to S3",
-                            depends_on=move))
-    return jobs
 
 
 def enqueue_visibility_job(dataset_id: str) -> Job:

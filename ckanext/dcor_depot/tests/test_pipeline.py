@@ -37,7 +37,7 @@ def test_upload_moves_to_depot_and_s3(app, run_worker, s3_client,
     ckan_file = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     assert os.path.isfile(ckan_file) and not os.path.islink(ckan_file)
     assert "s3_available" not in resource
-    assert queued_job_ids() == [f"{rid}-depot-move"]  # upload is deferred
+    assert queued_job_ids() == [f"{rid}-depot-move"]  # the move queues the upload
 
     run_worker()
 
