@@ -185,6 +185,29 @@ def write_file(path: str, size: int) -> None:
             left -= min(left, len(block))
 
 
+SERVER_PROCESSES = ("radosgw", "ceph-osd")
+
+
+def server_cpu_seconds() -> float:
+    """CPU time used so far by the local S3 server's processes: on a
+    machine that runs client and server, their CPU is shared."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name in SERVER_PROCESSES:
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -225,14 +248,17 @@ def main() -> None:
                 for method in methods:
                     key = f"{method}-{round_}"
                     drop_caches()
+                    server_before = server_cpu_seconds()
                     done = subprocess.run(
                         [sys.executable, __file__, "--one", method, path,
                          bucket, key], capture_output=True, text=True)
                     if done.returncode != 0:
                         raise SystemExit(f"{method} upload failed:\n"
                                          f"{done.stderr[-2000:]}")
-                    results[method].append(
-                        json.loads(done.stdout.splitlines()[-1]))
+                    result = json.loads(done.stdout.splitlines()[-1])
+                    result["server_cpu_s"] = \
+                        server_cpu_seconds() - server_before
+                    results[method].append(result)
                     client.delete_object(Bucket=bucket, Key=key)
         finally:
             for item in client.list_objects_v2(Bucket=bucket).get(
@@ -244,15 +270,18 @@ def main() -> None:
     print(f"upload of {args.size_mib} MiB to {ENDPOINT}, best of "
           f"{args.rounds} rounds, page cache dropped: {cold}")
     print(f"{'method':<8} {'MB/s':>8} {'ratio':>6} {'read/byte':>10} "
-          f"{'disk/byte':>10} {'peak MB':>8} {'CPU s':>6}")
+          f"{'disk/byte':>10} {'peak MB':>8} {'CPU s':>6} "
+          f"{'server CPU s':>12}")
     for method in methods:
         r = best[method]
         r["ratio_to_boto3"] = r["mb_per_s"] / best["boto3"]["mb_per_s"]
         print(f"{method:<8} {r['mb_per_s']:8.1f} {r['ratio_to_boto3']:6.2f} "
               f"{_fmt(r['read_per_byte'], 10, 3)} "
               f"{_fmt(r['disk_read_per_byte'], 10, 3)} "
-              f"{r['peak_rss_mb']:8.0f} {r['cpu_s']:6.1f}")
-    print("ratio: MB/s of the method / MB/s of boto3 upload_file")
+              f"{r['peak_rss_mb']:8.0f} {r['cpu_s']:6.1f} "
+              f"{r['server_cpu_s']:12.1f}")
+    print("ratio: MB/s of the method / MB/s of boto3 upload_file; server "
+          f"CPU: {', '.join(SERVER_PROCESSES)} during the upload")
     print("depot also computes sha256 and per-part MD5 and verifies the "
           "ETag; boto3 verifies nothing end to end.")
     if args.json:

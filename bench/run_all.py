@@ -29,7 +29,8 @@ RESULTS = BENCH / "RESULTS.md"
 
 # name, script, arguments for the full and the quick run
 BENCHES = [
-    ("upload", "bench_upload.py", [], ["--size-mib", "128", "--rounds", "1"]),
+    ("upload", "bench_upload.py", ["--rounds", "3"],
+     ["--size-mib", "128", "--rounds", "1"]),
     ("sha256", "bench_sha256.py", [], ["--size-mib", "128", "--rounds", "1"]),
     ("latency", "bench_create_latency.py", ["--requests", "200"],
      ["--requests", "40"]),
@@ -120,6 +121,18 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
                          f"{dep['mb_per_s']:.1f} MB/s", base,
                          f"{dep['ratio_to_boto3']:.2f}", "≥ 0.9",
                          yes(dep["ratio_to_boto3"] >= 0.9)])
+            rounds = [d["mb_per_s"] / b["mb_per_s"] for d, b in
+                      zip(up["all"]["depot"], up["all"]["boto3"])]
+            rows.append(["Upload: depot / boto3 in each round",
+                         ", ".join(f"{r:.2f}" for r in rounds), "—", "—",
+                         "— (noise)", "—"])
+            if "server_cpu_s" in dep:
+                rows.append([
+                    "Upload CPU s: client + S3 server (same 2 cores)",
+                    f"depot {dep['cpu_s']:.1f} + {dep['server_cpu_s']:.1f}",
+                    f"boto3 {b3['cpu_s']:.1f} + {b3['server_cpu_s']:.1f}",
+                    f"{(dep['cpu_s'] + dep['server_cpu_s']) / (b3['cpu_s'] + b3['server_cpu_s']):.2f}",
+                    "— (informative)", "—"])
         rc = best.get("rclone")
         if rc:
             rows.append([f"Upload {size}: rclone copyto (defaults)",
