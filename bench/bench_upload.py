@@ -19,6 +19,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -280,6 +281,18 @@ def main() -> None:
               f"{_fmt(r['disk_read_per_byte'], 10, 3)} "
               f"{r['peak_rss_mb']:8.0f} {r['cpu_s']:6.1f} "
               f"{r['server_cpu_s']:12.1f}")
+    # each round runs the methods back to back: their ratio within a round
+    # is a paired comparison, steadier than best against best
+    paired = {m: [r["mb_per_s"] / b["mb_per_s"] for r, b in
+                  zip(results[m], results["boto3"])] for m in methods}
+    for method in methods:
+        best[method]["paired_ratios"] = paired[method]
+        best[method]["median_paired_ratio"] = statistics.median(
+            paired[method])
+        if method != "boto3":
+            print(f"{method}: ratio to boto3 per round "
+                  f"{', '.join(f'{r:.2f}' for r in paired[method])}; "
+                  f"median {best[method]['median_paired_ratio']:.2f}")
     print("ratio: MB/s of the method / MB/s of boto3 upload_file; server "
           f"CPU: {', '.join(SERVER_PROCESSES)} during the upload")
     print("depot also computes sha256 and per-part MD5 and verifies the "
