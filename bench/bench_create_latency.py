@@ -71,8 +71,8 @@ class Site:
         self.times: list[float] = []
 
     def start(self) -> None:
-        # no reloader (files change under it while the other engineer
-        # works) and no debugger: one plain process per site
+        # no reloader (an edit in the checkout would restart a site
+        # mid-measurement) and no debugger: one plain process per site
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(CKAN), "-c", str(self.ini), "run", "-H", "127.0.0.1",
