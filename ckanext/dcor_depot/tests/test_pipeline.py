@@ -148,6 +148,29 @@ def test_draft_dataset_becomes_public_when_activated(app, run_worker):
     assert requests.get(url, timeout=10).status_code == 200
 
 
+def test_upload_follows_a_failed_move(app, worker_ini, run_worker,
+                                      dcor_paths):
+    """The move queues the upload even when it fails: the file is then
+    uploaded from CKAN's path, where it stayed."""
+    user, circle, dataset, token = make_circle_and_user()
+    data = os.urandom(5000)
+    resource = upload_resource(app, token, dataset["id"], data)
+    blocker = worker_ini.parent / "a-file-not-a-folder"
+    blocker.write_text("")
+    worker_ini.write_text(worker_ini.read_text().replace(
+        f"ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}",
+        f"ckanext.dcor_depot.depots_path = {blocker / 'depots'}"))
+    run_worker()
+
+    ckan_file = naming.resource_path(str(dcor_paths["storage_path"]),
+                                     resource["id"])
+    assert os.path.isfile(ckan_file) and not os.path.islink(ckan_file)
+    shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                           {"id": resource["id"]})
+    assert shown["s3_available"] is True
+    assert shown["sha256"] == hashlib.sha256(data).hexdigest()
+
+
 def test_no_jobs_for_links_or_twice(app, run_worker):
     user, circle, dataset, token = make_circle_and_user()
     response = app.post("/api/3/action/resource_create",
