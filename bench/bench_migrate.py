@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument("--database", default=benchdb.DB_NAME,
                         help="created when missing")
     args = parser.parse_args()
+    if min(args.small, args.large, args.large_mb, args.per_dataset) < 1:
+        raise SystemExit("--small, --large, --large-mb and --per-dataset "
+                         "must be at least 1")
 
     from ckan.cli import load_config
     from ckan.config.middleware import make_app

@@ -190,8 +190,8 @@ class Demo:
         for line in done.stdout.strip().splitlines()[-4:]:
             self.show("", line)
         if done.returncode:
-            self.show("stderr", done.stderr.strip().splitlines()[-1:]
-                      and done.stderr.strip().splitlines()[-1] or "")
+            errors = done.stderr.strip().splitlines()
+            self.show("stderr", errors[-1] if errors else "")
         return done
 
     # the steps
@@ -467,9 +467,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("upload_mb", "direct_mb", "append_mb"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    token = args.token_file.read_text().strip()
-    demo = Demo(args.ini, token, args.ckan,
-                args.files or args.ini.parent / "files")
+    try:
+        token = args.token_file.read_text().strip()
+    except OSError as exc:
+        parser.error(f"--token-file: {exc}")
+    if not token:
+        parser.error(f"--token-file {args.token_file} is empty")
+    if not args.ini.is_file():
+        parser.error(f"--ini {args.ini}: no such file")
+    try:
+        demo = Demo(args.ini, token, args.ckan,
+                    args.files or args.ini.parent / "files")
+    except KeyError as exc:
+        parser.error(f"--ini {args.ini}: no [app:main] setting {exc}")
     return demo.run(args.upload_mb, args.direct_mb, args.append_mb)
 
 
