@@ -28,9 +28,22 @@ DB_PASSWORD=dcor
 # each CKAN minor version gets its own test database (migrations differ)
 TEST_DB="dcor_depot_test"
 TEST_INI="$REPO/test.ini"
+TEST_REDIS_DB=1
 case "$CKAN_PIN" in
-  2.11.*) TEST_DB="dcor_depot_test_ckan211"; TEST_INI="$REPO/.stack/test-ckan2.11.ini" ;;
+  2.11.*) TEST_DB="dcor_depot_test_ckan211"; TEST_INI="$REPO/.stack/test-ckan2.11.ini"; TEST_REDIS_DB=3 ;;
 esac
+# DCOR_TEST_SLOT=1..4 gives a test run its own database and Redis db, so
+# several clones (or people) can run the suite on one machine at once.
+SLOT="${DCOR_TEST_SLOT:-}"
+if [ -n "$SLOT" ]; then
+  case "$SLOT" in
+    [1-4]) ;;
+    *) echo "DCOR_TEST_SLOT must be 1, 2, 3 or 4 (got '$SLOT')" >&2; exit 2 ;;
+  esac
+  TEST_DB="${TEST_DB}_slot$SLOT"
+  TEST_INI="$REPO/.stack/test-ckan$CKAN_PIN-slot$SLOT.ini"
+  case "$CKAN_PIN" in 2.11.*) TEST_REDIS_DB=$((9 + SLOT)) ;; *) TEST_REDIS_DB=$((5 + SLOT)) ;; esac
+fi
 DATABASES=("$TEST_DB" dcor_depot_dev dcor_depot_demo)
 
 log() { echo "[stack] $*" >&2; }
@@ -158,7 +171,7 @@ cmd_up() {
     mkdir -p "$(dirname "$TEST_INI")"
     # own database and Redis db, so both versions can be tested at once
     sed -e "s|/dcor_depot_test\$|/$TEST_DB|" \
-        -e "s|^ckan.redis.url = .*|ckan.redis.url = redis://127.0.0.1:6379/3|" \
+        -e "s|^ckan.redis.url = .*|ckan.redis.url = redis://127.0.0.1:6379/$TEST_REDIS_DB|" \
         "$REPO/test.ini" > "$TEST_INI"
   fi
   db_init "$TEST_INI" "$TEST_DB"

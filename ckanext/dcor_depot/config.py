@@ -29,6 +29,9 @@ TMP_DIR = "ckanext.dcor_depot.tmp_dir"
 FIGSHARE_API_URL = "ckanext.dcor_depot.figshare_api_url"
 JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
 JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
+UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
+DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
+FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 
 MIN_PART_SIZE = 5 * 1024**2
 MAX_PART_SIZE = 5 * 1024**3
@@ -82,6 +85,9 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, S3_MAX_CONCURRENCY, 1, 64)
     _check_int(cfg, S3_MAX_ATTEMPTS, 1, 50)
     _check_int(cfg, JOB_TIMEOUT, 60, 30 * 24 * 3600)
+    _check_int(cfg, UPLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
+    _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
+    _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
 
@@ -170,3 +176,17 @@ def jobs_queue() -> str:
 
 def job_timeout() -> int:
     return int(tk.config.get(JOB_TIMEOUT))
+
+
+# Direct uploads and maintenance
+
+def upload_url_expiry() -> int:
+    return int(tk.config.get(UPLOAD_URL_EXPIRY))
+
+
+def deleted_grace_days() -> int:
+    return int(tk.config.get(DELETED_GRACE_DAYS))
+
+
+def figshare_max_attempts() -> int:
+    return int(tk.config.get(FIGSHARE_MAX_ATTEMPTS))
