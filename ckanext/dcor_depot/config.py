@@ -30,6 +30,7 @@ FIGSHARE_API_URL = "ckanext.dcor_depot.figshare_api_url"
 JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
 JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
 UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
+UPLOAD_MAX_PART_SIZE = "ckanext.dcor_depot.upload_max_part_size"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 
@@ -86,6 +87,8 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, S3_MAX_ATTEMPTS, 1, 50)
     _check_int(cfg, JOB_TIMEOUT, 60, 30 * 24 * 3600)
     _check_int(cfg, UPLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
+    # at least twice S3's minimum part, so that equal parts stay above it
+    _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * MIN_PART_SIZE, MAX_PART_SIZE)
     _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
@@ -182,6 +185,10 @@ def job_timeout() -> int:
 
 def upload_url_expiry() -> int:
     return int(tk.config.get(UPLOAD_URL_EXPIRY))
+
+
+def upload_max_part_size() -> int:
+    return int(tk.config.get(UPLOAD_MAX_PART_SIZE))
 
 
 def deleted_grace_days() -> int:

@@ -12,11 +12,14 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 from ckan.lib import jobs as ckan_jobs
 
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from . import config as dcor_config
 from . import pipeline
+from .storage import s3
+from .workflows import circle_move, direct_upload, visibility
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +59,34 @@ def upload_to_s3_job(resource_id: str) -> str:
              result.stored.bucket, result.stored.key,
              "uploaded" if result.stored.uploaded else "already there",
              result.public)
+    _follow_circle_move(result.dataset_id, result.stored.bucket)
     return result.stored.sha256
+
+
+def _follow_circle_move(dataset_id: str, bucket: str) -> None:
+    """The dataset may have moved to another circle while the object went
+    to the old one's bucket: the move job (which found no object to move
+    then) takes it along."""
+    dataset = visibility.dataset_row(dataset_id)
+    if dataset and dataset["owner_org"] and \
+            s3.bucket_for_circle(dataset["owner_org"]) != bucket:
+        enqueue_circle_move_job(dataset_id)
 
 
 def visibility_job(dataset_id: str) -> int:
     changed = _run_logged("visibility update",
-                          pipeline.apply_dataset_visibility, dataset_id)
+                          visibility.apply_dataset_visibility, dataset_id)
     log.info("dataset %s: %d object tags changed", dataset_id, changed)
     return changed
+
+
+def circle_move_job(dataset_id: str) -> int:
+    moved = _run_logged("move to the current circle",
+                        circle_move.move_objects_to_current_circle,
+                        dataset_id)
+    log.info("dataset %s: objects of %d resources moved to its circle",
+             dataset_id, moved)
+    return moved
 
 
 # Enqueueing after the commit
@@ -122,15 +145,20 @@ def _pending_job(job_id: str, pending: set[str]) -> Job | None:
 
 
 def enqueue(fn, entity_id: str, suffix: str, title: str,
-            pending: set[str] = PENDING) -> Job:
+            pending: set[str] = PENDING, retries: int = 0) -> Job:
     """Enqueue `fn(entity_id)` as job `{entity_id}-{suffix}`, unless that
-    job is already waiting or running."""
+    job is already waiting or running. A job with `retries` is queued again
+    that many times when it fails."""
     job_id = f"{entity_id}-{suffix}"
     job = _pending_job(job_id, pending)
     if job is not None:
         return job
     rq_kwargs = {"job_id": job_id, "timeout": dcor_config.job_timeout(),
                  "failure_ttl": 7 * 24 * 3600}
+    if retries:
+        # queued again at once (CKAN 2.11's worker runs no RQ scheduler,
+        # which delayed retries need); S3 calls inside back off themselves
+        rq_kwargs["retry"] = Retry(max=retries)
     return tk.enqueue_job(fn, [entity_id], title=title,
                           queue=dcor_config.jobs_queue(), rq_kwargs=rq_kwargs)
 
@@ -144,15 +172,32 @@ def enqueue_resource_jobs(resource_id: str) -> Job:
 
 def enqueue_visibility_job(dataset_id: str) -> Job:
     # a started job may have read the old visibility: queue another one
+    # (it waits for the running one: one per dataset runs at a time)
     return enqueue(visibility_job, dataset_id, "visibility",
                    f"Apply visibility of dataset {dataset_id} to S3",
-                   pending={"queued", "deferred", "scheduled"})
+                   pending={"queued", "deferred", "scheduled"},
+                   retries=VISIBILITY_RETRIES)
+
+
+VISIBILITY_RETRIES = 3
+
+
+def enqueue_circle_move_job(dataset_id: str) -> Job:
+    return enqueue(circle_move_job, dataset_id, "circle-move",
+                   f"Move objects of dataset {dataset_id} to its circle",
+                   pending={"queued", "deferred", "scheduled"},
+                   retries=VISIBILITY_RETRIES)
 
 
 def backup_job(resource_id: str) -> str:
-    how = _run_logged("depot backup", pipeline.backup_object_to_depot,
+    how = _run_logged("depot backup", direct_upload.backup_object_to_depot,
                       resource_id)
     log.info("resource %s backed up to the depot (%s)", resource_id, how)
+    resource = pipeline.show_resource(resource_id)
+    if resource.get("s3_url"):
+        bucket = visibility.recorded_location(resource)
+        if bucket:
+            _follow_circle_move(resource["package_id"], bucket[0])
     return how
 
 

@@ -80,6 +80,26 @@ def object_key(artifact: str, rid: str) -> str:
     return f"{artifact}/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
 
 
+def parse_object_key(key: str) -> tuple[str, str] | None:
+    """(artifact, resource id) of a key made by `object_key`, else None."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] not in ARTIFACTS:
+        return None
+    rid = "".join(parts[1:])
+    if not _UUID_RE.match(rid) or object_key(parts[0], rid) != key:
+        return None
+    return parts[0], rid
+
+
+def staging_key(rid: str) -> str:
+    """S3 key a client's direct upload goes to before it is accepted.
+
+    Presigned URLs point here, never at `object_key("resource", rid)`, so
+    that no issued URL can touch an accepted object."""
+    check_resource_id(rid)
+    return f"staging/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
+
+
 def bucket_name(template: str, organization_id: str) -> str:
     name = template.format(organization_id=organization_id)
     if not _BUCKET_RE.match(name):
@@ -91,6 +111,25 @@ def object_url(endpoint_url: str, bucket: str, key: str) -> str:
     return f"{endpoint_url.rstrip('/')}/{bucket}/{key}"
 
 
+def parse_object_url(endpoint_url: str, url: str) -> tuple[str, str] | None:
+    """(bucket, key) of a URL made by `object_url`, else None."""
+    prefix = endpoint_url.rstrip("/") + "/"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        return None
+    bucket, _, key = url[len(prefix):].partition("/")
+    if not _BUCKET_RE.match(bucket) or not key:
+        return None
+    return bucket, key
+
+
+def bucket_pattern(template: str) -> re.Pattern:
+    """Matches the bucket names `bucket_name(template, ...)` makes; the
+    group "organization_id" holds the circle's id."""
+    head, _, tail = template.partition("{organization_id}")
+    return re.compile(f"^{re.escape(head)}(?P<organization_id>[0-9a-f-]{{36}})"
+                      f"{re.escape(tail)}$")
+
+
 def public_read_policy(bucket: str) -> str:
     """Bucket policy: anonymous GET only of objects tagged public=true."""
     return json.dumps({
@@ -100,7 +139,10 @@ def public_read_policy(bucket: str) -> str:
             "Effect": "Allow",
             "Principal": "*",
             "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            # the artifacts only: a client's staging upload is never
+            # readable, whatever tags the client sent with it
+            "Resource": [f"arn:aws:s3:::{bucket}/{artifact}/*"
+                         for artifact in ARTIFACTS],
             "Condition": {
                 "StringEquals": {"s3:ExistingObjectTag/public": "true"}},
         }],

@@ -15,8 +15,9 @@ from typing import Any, Callable
 import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
-from . import naming, transfer_plan
+from . import naming, resource_state, transfer_plan
 from .storage import depot, s3
+from .workflows import visibility
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 def system_context() -> dict[str, Any]:
     """Context for actions run on behalf of the depot (no request user)."""
     site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})
+    # dcor_depot_internal: our own code may set the fields that clients
+    # may not (sha256, s3_available, ...) and choose resource ids
     return {"ignore_auth": True, "user": site_user["name"],
-            "is_background_job": True}
+            "is_background_job": True, "dcor_depot_internal": True}
 
 
 def show_resource(resource_id: str) -> dict[str, Any]:
@@ -38,8 +41,7 @@ def show_dataset(dataset_id: str) -> dict[str, Any]:
                                          {"id": dataset_id})
 
 
-def dataset_is_public(dataset: dict[str, Any]) -> bool:
-    return not dataset.get("private") and dataset.get("state") == "active"
+dataset_is_public = resource_state.dataset_is_public
 
 
 def ckan_path(resource_id: str) -> str:
@@ -82,6 +84,7 @@ def move_resource_to_depot(resource_id: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class ObjectStoreResult:
+    dataset_id: str
     stored: s3.StoredObject
     public: bool
     fields_changed: bool
@@ -113,36 +116,31 @@ def store_resource_in_object_store(
         part_size=dcor_config.s3_part_size(),
         max_concurrency=dcor_config.s3_max_concurrency(),
         known_sha256=resource.get("sha256"), progress=progress)
-    public = dataset_is_public(dataset)
-    s3.set_public(client, bucket, key, public)
+    # the visibility read now, under the dataset's lock: the dataset may
+    # have been made private while the upload ran
+    visibility.tag_object(dataset["id"], resource_id, bucket, key,
+                          sha256=stored.sha256)
+    public = visibility.should_be_public(dataset["id"], resource_id,
+                                         (bucket, key))
     fields = {
         "s3_available": True,
         "s3_url": naming.object_url(dcor_config.s3_endpoint_url(), bucket,
                                     key),
         "sha256": stored.sha256,
         "size": stored.size,
+        "etag": stored.etag,
     }
     changed = any(resource.get(k) != v for k, v in fields.items())
     if changed:
         tk.get_action("resource_patch")(system_context(),
                                         {"id": resource_id, **fields})
-    return ObjectStoreResult(stored, public, changed)
+    return ObjectStoreResult(dataset["id"], stored, public, changed)
 
 
 def apply_dataset_visibility(dataset_id: str) -> int:
     """Tag the dataset's objects public exactly while it is public and
     active. Returns the number of objects whose tag changed."""
-    dataset = show_dataset(dataset_id)
-    public = dataset_is_public(dataset)
-    client = s3.get_client()
-    changed = 0
-    for resource in dataset.get("resources", []):
-        for artifact in naming.ARTIFACTS:
-            bucket, key = object_location(resource, dataset, artifact)
-            if s3.object_head(client, bucket, key) is None:
-                continue
-            changed += s3.set_public(client, bucket, key, public)
-    return changed
+    return visibility.apply_dataset_visibility(dataset_id)
 
 
 def incomplete_steps(resource: dict[str, Any]) -> list[str]:
@@ -181,8 +179,24 @@ def appended_resource_id(dataset_id: str, file_name: str, sha256: str) -> str:
                           f"{dataset_id}/{file_name}/{sha256}"))
 
 
-def check_append_input(path: str, dataset_id: str) -> dict[str, Any]:
+def _inside(folder: str, path: str) -> bool:
+    folder = os.path.realpath(folder)
+    return os.path.commonpath([folder, os.path.realpath(path)]) == folder
+
+
+def check_append_input(path: str, dataset_id: str,
+                       delete_source: bool = False) -> dict[str, Any]:
     """Validate append-resource input; returns the dataset."""
+    if delete_source:
+        # a file the depot or CKAN keeps (a resource's only verified copy,
+        # reached directly or through a symlink) is never a source to delete
+        for key, folder in ((dcor_config.DEPOTS_PATH,
+                             dcor_config.depots_path()),
+                            ("ckan.storage_path",
+                             dcor_config.storage_path())):
+            if folder and _inside(folder, path):
+                raise BadInput(f"refusing --delete-source for {path}: it "
+                               f"lies inside {key} ({folder})")
     if not os.path.lexists(path):
         raise BadInput(f"no such file: {path}")
     if os.path.isdir(path):
@@ -233,7 +247,7 @@ def append_file(path: str, dataset_id: str, delete_source: bool = False,
                 ) -> AppendResult:
     """Add a local file as a new resource: verified depot copy, symlink at
     CKAN's path, S3 object. A re-run adds nothing."""
-    dataset = check_append_input(path, dataset_id)
+    dataset = check_append_input(path, dataset_id, delete_source)
     file_name = naming.safe_name(os.path.basename(path), "file name")
     resource = _existing_append(dataset, file_name, path)
     created = resource is None
@@ -284,95 +298,9 @@ def append_file(path: str, dataset_id: str, delete_source: bool = False,
     return AppendResult(rid, created, target, stored, deleted)
 
 
-# Direct uploads to S3 (url_type "s3_upload")
+# Direct uploads to S3: see workflows/direct_upload.py
 
 S3_UPLOAD = "s3_upload"
-PRESIGNED_URL_EXPIRES = 24 * 3600
-
-
-def presigned_upload_urls(organization_id: str, file_size: int
-                          ) -> dict[str, Any]:
-    """URLs for a client to upload a new resource's file straight to S3."""
-    client = s3.get_client()
-    bucket = s3.bucket_for_circle(organization_id)
-    s3.ensure_bucket(client, bucket)
-    from ckan import model
-    while True:
-        rid = str(uuid.uuid4())
-        if model.Session.get(model.Resource, rid) is None:
-            break
-    part_size = transfer_plan.part_size_for(file_size,
-                                            dcor_config.s3_part_size())
-    urls = s3.presigned_upload(client, bucket,
-                               naming.object_key("resource", rid), file_size,
-                               part_size, PRESIGNED_URL_EXPIRES)
-    return {**urls, "resource_id": rid}
-
-
-def describe_s3_upload(resource: dict[str, Any], owner_org: str
-                       ) -> dict[str, Any]:
-    """Fields of a resource whose object a client uploaded, or raise
-    tk.ValidationError when there is no such object."""
-    rid = resource.get("id")
-    try:
-        naming.check_resource_id(rid)
-    except ValueError:
-        raise tk.ValidationError({"id": [
-            f"a resource with url_type {S3_UPLOAD} needs the resource id "
-            "from resource_upload_s3_urls"]}) from None
-    client = s3.get_client()
-    bucket = s3.bucket_for_circle(owner_org)
-    key = naming.object_key("resource", rid)
-    head = s3.object_head(client, bucket, key)
-    if head is None:
-        raise tk.ValidationError({"id": [
-            f"no object was uploaded for resource {rid}"]})
-    return {"s3_available": True, "size": head["ContentLength"],
-            "s3_url": naming.object_url(dcor_config.s3_endpoint_url(),
-                                        bucket, key)}
-
-
-def backup_object_to_depot(resource_id: str) -> str:
-    """Copy a client's S3 object into the user depot, verified, symlink it
-    at CKAN's path and set sha256. Returns "done" or "copied"."""
-    resource = show_resource(resource_id)
-    dataset = show_dataset(resource["package_id"])
-    target = user_depot_path(resource, dataset)
-    link = ckan_path(resource_id)
-    client = s3.get_client()
-    bucket, key = object_location(resource, dataset)
-    how = "done"
-    if not (os.path.islink(link) and os.path.isfile(target)
-            and resource.get("sha256")):
-        head = s3.object_head(client, bucket, key)
-        if head is None:
-            raise FileNotFoundError(f"no object s3://{bucket}/{key}")
-        if os.path.isfile(target):
-            # an earlier run placed it; it was verified before its rename
-            info = depot.sha256_of_file(target)
-            if info.size != head["ContentLength"]:
-                raise depot.DepotError(
-                    f"{target} has {info.size} bytes, the object "
-                    f"{head['ContentLength']}")
-        else:
-            depot.remove_stale_temps(target)
-            part_size = transfer_plan.part_size_for(
-                head["ContentLength"], dcor_config.s3_part_size())
-            temp, info = s3.download_to_temp(client, bucket, key, target,
-                                             part_size)
-            info = depot.place_verified(temp, info, target)
-            how = "copied"
-        depot.replace_with_symlink(link, target)
-        tags = s3.object_tags(client, bucket, key)
-        if tags.get(s3.SHA256_TAG, info.sha256) != info.sha256:
-            raise depot.DepotError(
-                f"s3://{bucket}/{key} is tagged sha256 "
-                f"{tags[s3.SHA256_TAG]}, its bytes have {info.sha256}")
-        s3.put_sha256_tag(client, bucket, key, info.sha256)
-        tk.get_action("resource_patch")(system_context(), {
-            "id": resource_id, "sha256": info.sha256, "size": info.size})
-    s3.set_public(client, bucket, key, dataset_is_public(dataset))
-    return how
 
 
 # Migration of block storage to the object store

@@ -1,14 +1,19 @@
 """CKAN entry point: wires hooks to the modules that do the work."""
 from __future__ import annotations
 
+import os
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+from ckan import model
 
 from . import config as dcor_config
 from . import jobs, pipeline
 from .logic import action, auth
 from .cli import get_commands
+from .storage import s3
 from .storage.ckan_uploader import DepotResourceUpload
+from .workflows import visibility
 
 
 @tk.blanket.config_declarations
@@ -36,6 +41,17 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     def before_resource_delete(self, context, resource, resources):
         context["dcor_depot_resource_change"] = True
+        row = model.Session.get(model.Resource, resource.get("id") or "")
+        if row is not None:
+            context["dcor_depot_deleted_from"] = row.package_id
+
+    def after_resource_delete(self, context, resources):
+        # the deleted resource's objects lose their public tag and its
+        # symlink at CKAN's path goes (the depot copy stays)
+        dataset_id = context.pop("dcor_depot_deleted_from", None)
+        if dataset_id and not context.get("is_background_job"):
+            _enqueue_when_committed(context, jobs.enqueue_visibility_job,
+                                    dataset_id)
 
     def after_resource_create(self, context, resource):
         # work done inside our own jobs and commands is placed by them
@@ -43,12 +59,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
             return
         if resource.get("url_type") != "upload":
             return
-        # resource_create has committed by now, unless its caller defers it
-        if context.get("defer_commit"):
-            jobs.enqueue_after_commit(jobs.enqueue_resource_jobs,
-                                      resource["id"])
-        else:
-            jobs.enqueue_resource_jobs(resource["id"])
+        _enqueue_when_committed(context, jobs.enqueue_resource_jobs,
+                                resource["id"])
 
     # IUploader
     def get_resource_uploader(self, data_dict):
@@ -57,7 +69,11 @@ class DCORDepotPlugin(p.SingletonPlugin):
     # IActions
     def get_actions(self):
         actions = {"package_create": action.package_create,
-                   "package_update": action.package_update}
+                   "package_update": action.package_update,
+                   "dataset_purge": action.dataset_purge,
+                   "bulk_update_private": action.bulk_update_private,
+                   "bulk_update_public": action.bulk_update_public,
+                   "bulk_update_delete": action.bulk_update_delete}
         if not _provided_by_another_plugin(self, p.IActions, "get_actions",
                                            "resource_upload_s3_urls"):
             actions["resource_upload_s3_urls"] = \
@@ -74,12 +90,25 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     # IPackageController
     def after_dataset_create(self, context, pkg_dict):
-        self._enqueue_backups(context, pkg_dict)
+        if context.get("is_background_job"):
+            return
+        _enqueue_uploads(pkg_dict)
+        if dcor_config.s3_enabled():
+            _enqueue_backups(pkg_dict)
 
     def after_dataset_update(self, context, pkg_dict):
-        if context.get("is_background_job") or not dcor_config.s3_enabled():
+        if context.get("is_background_job"):
             return
-        self._enqueue_backups(context, pkg_dict)
+        if not context.get("dcor_depot_resource_change"):
+            # uploads through package_create/update/revise (DCOR-Aid's
+            # legacy route); resource_create queues its own
+            _enqueue_uploads(pkg_dict)
+        if not dcor_config.s3_enabled():
+            return
+        _enqueue_backups(pkg_dict)
+        if _objects_in_another_circle(pkg_dict):
+            jobs.enqueue_after_commit(jobs.enqueue_circle_move_job,
+                                      pkg_dict["id"])
         before = context.get("original_package")
         if context.get("dcor_depot_resource_change") and not before:
             return
@@ -91,18 +120,55 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     def after_dataset_delete(self, context, pkg_dict):
         # a deleted dataset is not public: its objects lose the tag
-        if dcor_config.s3_enabled() and pkg_dict.get("id"):
+        if pkg_dict.get("id") and dcor_config.s3_enabled():
             jobs.enqueue_after_commit(jobs.enqueue_visibility_job,
                                       pkg_dict["id"])
 
-    def _enqueue_backups(self, context, pkg_dict):
-        if context.get("is_background_job") or not dcor_config.s3_enabled():
-            return
-        for resource in pkg_dict.get("resources") or []:
-            if resource.get("url_type") == pipeline.S3_UPLOAD and \
-                    not resource.get("sha256") and resource.get("id"):
-                jobs.enqueue_after_commit(jobs.enqueue_backup_job,
-                                          resource["id"])
+
+def _enqueue_when_committed(context, enqueue_fn, entity_id: str) -> None:
+    # the action has committed by now, unless its caller defers it
+    if context.get("defer_commit"):
+        jobs.enqueue_after_commit(enqueue_fn, entity_id)
+    else:
+        enqueue_fn(entity_id)
+
+
+def _enqueue_uploads(pkg_dict) -> None:
+    """Depot move and S3 upload for files uploaded through package_create
+    or package_update, which call no resource hook."""
+    for resource in pkg_dict.get("resources") or []:
+        if resource.get("url_type") == "upload" and resource.get("id") and \
+                not resource.get("s3_available") and \
+                not _in_depot(resource["id"]):
+            jobs.enqueue_after_commit(jobs.enqueue_resource_jobs,
+                                      resource["id"])
+
+
+def _in_depot(resource_id: str) -> bool:
+    try:
+        return os.path.islink(pipeline.ckan_path(resource_id))
+    except ValueError:
+        return True  # not an id we can place; run-jobs reports it
+
+
+def _enqueue_backups(pkg_dict) -> None:
+    for resource in pkg_dict.get("resources") or []:
+        if resource.get("url_type") == pipeline.S3_UPLOAD and \
+                not resource.get("sha256") and resource.get("id"):
+            jobs.enqueue_after_commit(jobs.enqueue_backup_job,
+                                      resource["id"])
+
+
+def _objects_in_another_circle(pkg_dict) -> bool:
+    """Some resource's object sits in a bucket other than its circle's:
+    the dataset was moved to another circle."""
+    if not pkg_dict.get("owner_org"):
+        return False
+    bucket = s3.bucket_for_circle(pkg_dict["owner_org"])
+    return any(location[0] != bucket
+               for location in map(visibility.recorded_location,
+                                   pkg_dict.get("resources") or [])
+               if location)
 
 
 def _provided_by_another_plugin(ours, interface, getter: str,

@@ -21,6 +21,21 @@ def part_size_for(file_size: int, preferred: int) -> int:
     return min(size, MAX_PART_SIZE)
 
 
+def client_parts(file_size: int, max_part_size: int) -> list[int]:
+    """Part sizes of a client's presigned upload: as few equal parts of at
+    most `max_part_size` as possible, the last one smaller by the remainder.
+    One part means a single PUT. This is the plan DCOR-Aid computes on its
+    own (with 1 GiB), so the URLs must follow it exactly."""
+    if file_size < 0 or file_size > MAX_OBJECT_SIZE:
+        raise ValueError(f"file size {file_size} is outside 0..{MAX_OBJECT_SIZE}")
+    count = max(1, -(-file_size // max_part_size))
+    if count > MAX_PARTS:
+        raise ValueError(f"file size {file_size} needs {count} parts of at "
+                         f"most {max_part_size} bytes; S3 allows {MAX_PARTS}")
+    size = -(-file_size // count)
+    return [size] * (count - 1) + [file_size - size * (count - 1)]
+
+
 def part_count(file_size: int, part_size: int) -> int:
     return max(1, -(-file_size // part_size))
 

@@ -5,7 +5,7 @@ import click
 
 
 def get_commands() -> list[click.Command]:
-    from . import depot, figshare, maintenance, migrate
+    from . import depot, figshare, maintenance, migrate, visibility
 
     return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
-            *figshare.COMMANDS]
+            *figshare.COMMANDS, *visibility.COMMANDS]

@@ -10,6 +10,7 @@ import click
 import ckan.model as model
 
 from .. import pipeline
+from ..workflows import direct_upload
 from ..storage import depot, s3
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
@@ -24,7 +25,7 @@ from .progress import byte_progress
 def append_resource(path, dataset_id, delete_source):
     """Add the file PATH as a new resource to dataset DATASET_ID."""
     try:
-        pipeline.check_append_input(path, dataset_id)
+        pipeline.check_append_input(path, dataset_id, delete_source)
         with byte_progress(os.path.getsize(path), "append") as advance:
             result = pipeline.append_file(path, dataset_id, delete_source,
                                           progress=advance)
@@ -54,14 +55,20 @@ def run_jobs_dcor_depot(modified_days):
             dataset = pipeline.show_dataset(dataset_id)
             for resource in dataset.get("resources", []):
                 checked += 1
-                steps = pipeline.incomplete_steps(resource)
+                try:
+                    steps = pipeline.incomplete_steps(resource)
+                except ValueError as exc:  # e.g. a non-canonical id
+                    failed += 1
+                    click.echo(f"\n{resource['id']}: skipped: {exc}",
+                               err=True)
+                    continue
                 for step in steps:
                     try:
                         if step == "depot":
                             how = pipeline.move_resource_to_depot(
                                 resource["id"])
                         elif step == "backup":
-                            how = pipeline.backup_object_to_depot(
+                            how = direct_upload.backup_object_to_depot(
                                 resource["id"])
                         else:
                             stored = pipeline.store_resource_in_object_store(

@@ -7,8 +7,9 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
-from .. import pipeline
-from . import schema
+from .. import jobs
+from ..workflows import direct_upload, visibility
+from . import resource_guard, schema
 
 
 def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
@@ -17,7 +18,8 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     :param organization_id: id or name of the circle
     :param file_size: size of the file in bytes
     :returns: ``{"upload_urls": [...], "complete_url": ..., "resource_id":
-        ..., "part_size": ...}``; ``complete_url`` is None for a single PUT.
+        ..., "part_size": ..., "expires_in": ...}``; ``complete_url`` is
+        None for a single PUT. Every URL takes exactly its part's bytes.
         Then create the resource with that id and url_type ``s3_upload``.
     """
     data, errors = tk.navl_validate(data_dict, schema.resource_upload_s3_urls(),
@@ -33,38 +35,74 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     if not dcor_config.s3_enabled():
         raise tk.ValidationError({"organization_id": [
             "direct uploads need the object store, which is not configured"]})
-    return pipeline.presigned_upload_urls(circle.id, data["file_size"])
+    limit = _max_resource_bytes()
+    if limit and data["file_size"] > limit:
+        raise tk.ValidationError({"file_size": [
+            f"{data['file_size']} bytes is more than this site's limit of "
+            f"{limit} bytes (ckan.max_resource_size)"]})
+    user = model.User.get(context.get("user") or "")
+    return direct_upload.issue_upload_urls(circle.id, data["file_size"],
+                                           user.id if user else None)
 
 
-def _check_s3_uploads(data_dict: dict[str, Any], owner_org: str | None):
-    """Accept s3_upload resources only when their object exists."""
-    for resource in data_dict.get("resources") or []:
-        if resource.get("url_type") != pipeline.S3_UPLOAD:
-            continue
-        existing = model.Session.get(model.Resource, resource.get("id") or "")
-        if existing is not None and existing.extras.get("s3_available"):
-            continue
-        circle = model.Group.get(owner_org) if owner_org else None
-        if circle is None:
-            raise tk.ValidationError({"owner_org": [
-                "a dataset with s3_upload resources needs a circle"]})
-        resource.update(pipeline.describe_s3_upload(resource, circle.id))
+def _max_resource_bytes() -> int:
+    """ckan.max_resource_size (MB), the limit CKAN applies to uploads."""
+    return int(tk.config.get("ckan.max_resource_size") or 0) * 1024**2
 
 
 @tk.chained_action
 def package_create(up_func, context, data_dict):
-    if dcor_config.s3_enabled():
-        _check_s3_uploads(data_dict, data_dict.get("owner_org"))
+    # authorisation first: the checks below look at CKAN's files and S3,
+    # and their answers must not reach someone who may not create this
+    tk.check_access("package_create", context, data_dict)
+    resource_guard.check_incoming_resources(
+        context, data_dict, data_dict.get("owner_org"), None)
     return up_func(context, data_dict)
 
 
 @tk.chained_action
 def package_update(up_func, context, data_dict):
-    if dcor_config.s3_enabled():
-        owner_org = data_dict.get("owner_org")
-        if not owner_org:
-            dataset = model.Package.get(data_dict.get("id") or
-                                        data_dict.get("name") or "")
-            owner_org = dataset.owner_org if dataset else None
-        _check_s3_uploads(data_dict, owner_org)
+    tk.check_access("package_update", context, data_dict)
+    package = model.Package.get(data_dict.get("id") or
+                                data_dict.get("name") or "")
+    owner_org = data_dict.get("owner_org") or (
+        package.owner_org if package else None)
+    resource_guard.check_incoming_resources(context, data_dict, owner_org,
+                                            package)
     return up_func(context, data_dict)
+
+
+@tk.chained_action
+def dataset_purge(up_func, context, data_dict):
+    """Purging calls no hooks: the objects lose their public tag and CKAN's
+    symlinks go before the rows do."""
+    package = model.Package.get(data_dict.get("id") or "")
+    if package is not None:
+        tk.check_access("dataset_purge", context, data_dict)
+        visibility.before_purge(package.id)
+    return up_func(context, data_dict)
+
+
+def _bulk_update(up_func, context, data_dict):
+    result = up_func(context, data_dict)
+    # CKAN 2.11 updates these rows by SQL without calling any hook
+    for dataset_id in data_dict.get("datasets") or []:
+        package = model.Package.get(dataset_id)
+        if package is not None:
+            jobs.enqueue_visibility_job(package.id)
+    return result
+
+
+@tk.chained_action
+def bulk_update_private(up_func, context, data_dict):
+    return _bulk_update(up_func, context, data_dict)
+
+
+@tk.chained_action
+def bulk_update_public(up_func, context, data_dict):
+    return _bulk_update(up_func, context, data_dict)
+
+
+@tk.chained_action
+def bulk_update_delete(up_func, context, data_dict):
+    return _bulk_update(up_func, context, data_dict)

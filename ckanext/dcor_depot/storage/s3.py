@@ -138,28 +138,43 @@ def object_head(client: Any, bucket: str, key: str) -> dict | None:
         raise
 
 
+def _tag_set(client: Any, bucket: str, key: str) -> list[dict[str, str]]:
+    # radosgw leaves TagSet out of the answer for an object without tags
+    return client.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
+
+
 def is_public(client: Any, bucket: str, key: str) -> bool:
-    tags = client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-    return PUBLIC_TAG in tags
+    return PUBLIC_TAG in _tag_set(client, bucket, key)
 
 
-def set_public(client: Any, bucket: str, key: str, public: bool) -> bool:
-    """Tag or untag an object as public. Returns True if something changed.
-
-    Other tags on the object are kept.
-    """
-    tags = client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-    others = [t for t in tags if t["Key"] != PUBLIC_TAG["Key"]]
-    wanted = others + [PUBLIC_TAG] if public else others
-    if {(t["Key"], t["Value"]) for t in tags} == \
-            {(t["Key"], t["Value"]) for t in wanted}:
+def update_tags(client: Any, bucket: str, key: str, *,
+                public: bool | None = None,
+                sha256: str | None = None) -> bool:
+    """Set the public tag (None: leave it) and the sha256 tag (None: leave
+    it) of an object, keeping its other tags. Returns True if the tags
+    changed. A read-modify-write: callers hold the dataset's tags lock."""
+    tags = _tag_set(client, bucket, key)
+    wanted = {t["Key"]: t["Value"] for t in tags}
+    if sha256 is not None:
+        wanted[SHA256_TAG] = sha256
+    if public is True:
+        wanted[PUBLIC_TAG["Key"]] = PUBLIC_TAG["Value"]
+    elif public is False:
+        wanted.pop(PUBLIC_TAG["Key"], None)
+    if {(t["Key"], t["Value"]) for t in tags} == set(wanted.items()):
         return False
     if wanted:
-        client.put_object_tagging(Bucket=bucket, Key=key,
-                                  Tagging={"TagSet": wanted})
+        client.put_object_tagging(Bucket=bucket, Key=key, Tagging={
+            "TagSet": [{"Key": k, "Value": v} for k, v in wanted.items()]})
     else:
         client.delete_object_tagging(Bucket=bucket, Key=key)
     return True
+
+
+def set_public(client: Any, bucket: str, key: str, public: bool) -> bool:
+    """Tag or untag an object as public, keeping its other tags. Returns
+    True if something changed."""
+    return update_tags(client, bucket, key, public=public)
 
 
 # Uploads
@@ -181,11 +196,12 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+    etag: str  # as S3 reports it, without quotes
     uploaded: bool  # False: the object was already there and verified
 
 
 def object_tags(client: Any, bucket: str, key: str) -> dict[str, str]:
-    tags = client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    tags = _tag_set(client, bucket, key)
     return {t["Key"]: t["Value"] for t in tags}
 
 
@@ -232,30 +248,27 @@ def _existing_object(client: Any, bucket: str, key: str, path: str,
         raise ObjectConflict(
             f"s3://{bucket}/{key} exists with {head['ContentLength']} bytes, "
             f"the local file has {size}")
+    remote_etag = head["ETag"].strip('"')
     if remote_sha and known_sha256 and remote_sha == known_sha256:
-        return StoredObject(bucket, key, size, remote_sha, uploaded=False)
+        return StoredObject(bucket, key, size, remote_sha, remote_etag,
+                            uploaded=False)
     _, local_sha, local_etag = _local_digests(path, part_size)
     if remote_sha:
         if remote_sha != local_sha:
             raise ObjectConflict(
                 f"s3://{bucket}/{key} exists with sha256 {remote_sha}, "
                 f"the local file has {local_sha}")
-        return StoredObject(bucket, key, size, remote_sha, uploaded=False)
+        return StoredObject(bucket, key, size, remote_sha, remote_etag,
+                            uploaded=False)
     # A crash between completing the upload and tagging it: the ETag (md5
-    # of the parts) proves the object holds the local bytes.
-    if head["ETag"].strip('"') != local_etag:
+    # of the parts) proves the object holds the local bytes. The caller
+    # writes the missing sha256 tag.
+    if remote_etag != local_etag:
         raise ObjectConflict(
             f"s3://{bucket}/{key} exists without sha256 and its ETag "
             f"{head['ETag']} does not match the local file ({local_etag})")
-    put_sha256_tag(client, bucket, key, local_sha)
-    return StoredObject(bucket, key, size, local_sha, uploaded=False)
-
-
-def put_sha256_tag(client: Any, bucket: str, key: str, sha256: str) -> None:
-    tags = object_tags(client, bucket, key)
-    tags[SHA256_TAG] = sha256
-    client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [
-        {"Key": k, "Value": v} for k, v in tags.items()]})
+    return StoredObject(bucket, key, size, local_sha, remote_etag,
+                        uploaded=False)
 
 
 def upload_file(client: Any, path: str, bucket: str, key: str, *,
@@ -267,8 +280,10 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
 
     sha256 and the per-part MD5 (sent as Content-MD5, so the server rejects
     damaged parts) are computed while the parts go up concurrently. The
-    object's ETag and size are checked against what was sent; sha256 is
-    stored as the object tag "sha256". An existing object with the same
+    object's ETag and size are checked against what was sent. A single PUT
+    creates the object with its "sha256" tag; after a multipart upload the
+    caller writes that tag (with the public tag, under the dataset's tags
+    lock: tag writes are read-modify-write). An existing object with the same
     bytes is not uploaded again; one with other bytes raises ObjectConflict.
     A failed multipart upload is aborted. `replace` overwrites an existing
     object (known to be damaged); S3 swaps it only once the upload is
@@ -296,9 +311,7 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
             f"s3://{bucket}/{key} after upload: "
             f"{head and head['ContentLength']} bytes, ETag "
             f"{head and head['ETag']}; sent {size} bytes, ETag {etag}")
-    if multipart:
-        put_sha256_tag(client, bucket, key, sha256)
-    return StoredObject(bucket, key, size, sha256, uploaded=True)
+    return StoredObject(bucket, key, size, sha256, etag, uploaded=True)
 
 
 def _check_etag(response: dict, md5_hex: str, where: str) -> None:
@@ -405,28 +418,70 @@ def _upload_multipart(client: Any, path: str, bucket: str, key: str,
 
 # Direct uploads by clients (presigned URLs) and their backup
 
-def presigned_upload(client: Any, bucket: str, key: str, size: int,
-                     part_size: int, expires: int) -> dict[str, Any]:
-    """Presigned URLs for a client to upload `size` bytes to bucket/key:
-    one PUT, or one URL per part plus a URL to complete the upload."""
-    if not transfer_plan.is_multipart(size, part_size):
+def presigned_upload(client: Any, bucket: str, key: str,
+                     part_sizes: list[int], expires: int) -> dict[str, Any]:
+    """Presigned URLs for a client to upload to bucket/key: one PUT, or one
+    URL per part plus a URL to complete the upload. Each URL signs its
+    Content-Length, so S3 refuses a body of any other size."""
+    if len(part_sizes) == 1:
         url = client.generate_presigned_url(
-            "put_object", Params={"Bucket": bucket, "Key": key},
-            ExpiresIn=expires)
+            "put_object", ExpiresIn=expires, Params={
+                "Bucket": bucket, "Key": key, "ContentLength": part_sizes[0]})
         return {"upload_urls": [url], "complete_url": None,
-                "part_size": part_size}
+                "part_size": part_sizes[0]}
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)[
         "UploadId"]
     urls = [client.generate_presigned_url(
         "upload_part", ExpiresIn=expires,
         Params={"Bucket": bucket, "Key": key, "UploadId": upload_id,
-                "PartNumber": number})
-        for number in range(1, transfer_plan.part_count(size, part_size) + 1)]
+                "PartNumber": number, "ContentLength": size})
+        for number, size in enumerate(part_sizes, start=1)]
     complete = client.generate_presigned_url(
         "complete_multipart_upload", ExpiresIn=expires,
         Params={"Bucket": bucket, "Key": key, "UploadId": upload_id})
     return {"upload_urls": urls, "complete_url": complete,
-            "part_size": part_size}
+            "part_size": part_sizes[0]}
+
+
+def copy_object(client: Any, bucket: str, source_key: str, target_bucket: str,
+                target_key: str, part_sizes: list[int]) -> str:
+    """Copy an object inside the object store (no byte passes through here)
+    with the given part layout, and clear the copy's tags. Returns the
+    copy's ETag. With the source's own layout the ETag stays the same.
+
+    The tags are cleared because radosgw copies them whatever
+    TaggingDirective says, and a copy must not start out public."""
+    source = {"Bucket": bucket, "Key": source_key}
+    if len(part_sizes) == 1:
+        client.copy_object(Bucket=target_bucket, Key=target_key,
+                           CopySource=source)
+    else:
+        upload_id = client.create_multipart_upload(
+            Bucket=target_bucket, Key=target_key)["UploadId"]
+        try:
+            parts, offset = [], 0
+            for number, size in enumerate(part_sizes, start=1):
+                result = client.upload_part_copy(
+                    Bucket=target_bucket, Key=target_key, UploadId=upload_id,
+                    PartNumber=number, CopySource=source,
+                    CopySourceRange=f"bytes={offset}-{offset + size - 1}")
+                parts.append({"PartNumber": number,
+                              "ETag": result["CopyPartResult"]["ETag"]})
+                offset += size
+            client.complete_multipart_upload(
+                Bucket=target_bucket, Key=target_key, UploadId=upload_id,
+                MultipartUpload={"Parts": parts})
+        except BaseException:
+            client.abort_multipart_upload(Bucket=target_bucket,
+                                          Key=target_key, UploadId=upload_id)
+            raise
+    client.delete_object_tagging(Bucket=target_bucket, Key=target_key)
+    return client.head_object(Bucket=target_bucket,
+                              Key=target_key)["ETag"].strip('"')
+
+
+def delete_object(client: Any, bucket: str, key: str) -> None:
+    client.delete_object(Bucket=bucket, Key=key)
 
 
 def download_to_temp(client: Any, bucket: str, key: str, target: str,
@@ -498,3 +553,17 @@ def open_multipart_uploads(client: Any, bucket: str):
     for page in client.get_paginator("list_multipart_uploads").paginate(
             Bucket=bucket):
         yield from page.get("Uploads", [])
+
+
+def bucket_names(client: Any) -> list[str]:
+    return [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]
+
+
+def object_pages(client: Any, bucket: str, prefix: str = ""):
+    """The objects of a bucket, one listing page (up to 1,000) at a time:
+    dicts with Key, Size and LastModified."""
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        if page.get("Contents"):
+            yield page["Contents"]

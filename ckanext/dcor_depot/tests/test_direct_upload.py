@@ -20,9 +20,13 @@ from .helpers import file_sha256, files_below, make_circle_and_user
 from .test_crash_safety import kill_when, start_worker
 
 PART = 5 * 1024**2
+# the largest part of a presigned upload: files above it get multipart URLs
+CLIENT_PART = 10 * 1024**2
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
     pytest.mark.ckan_config("ckanext.dcor_depot.s3_part_size", PART),
+    pytest.mark.ckan_config("ckanext.dcor_depot.upload_max_part_size",
+                            CLIENT_PART),
     pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
 ]
 
@@ -69,14 +73,14 @@ def create_s3_resource(app, token, dataset_id, rid, name="cells.rtdc",
     return response.json
 
 
-@pytest.mark.parametrize("size", [1000, 3 * PART + 123])
+@pytest.mark.parametrize("size", [1000, 3 * CLIENT_PART + 123])
 def test_direct_upload_is_backed_up(app, run_worker, s3_client, dcor_paths,
                                     size):
     user, circle, dataset, token = make_circle_and_user()
     data = os.urandom(size)
     urls = ask_urls(app, token, circle["id"], size)["result"]
     rid = urls["resource_id"]
-    assert (urls["complete_url"] is None) == (size <= PART)
+    assert (urls["complete_url"] is None) == (size <= CLIENT_PART)
     client_upload(urls, data)
     bucket = circle_bucket(circle['id'])
     assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
@@ -99,8 +103,8 @@ def test_direct_upload_is_backed_up(app, run_worker, s3_client, dcor_paths,
                           naming.object_key("resource", rid))["sha256"] == \
         sha256
     # re-running transfers nothing
-    from ckanext.dcor_depot import pipeline
-    assert pipeline.backup_object_to_depot(rid) == "done"
+    from ckanext.dcor_depot.workflows import direct_upload
+    assert direct_upload.backup_object_to_depot(rid) == "done"
 
 
 def test_missing_object_is_refused(app, s3_client):
@@ -126,9 +130,11 @@ def test_who_may_ask_for_urls(app, s3_client):
     for bad in (-1, "ten", 10**20, ""):
         body = ask_urls(app, token, circle["id"], bad, status=409)
         assert "file_size" in body["error"]
-    # nothing was created in S3 for the refused requests
+    # nothing was created in S3 for the refused requests: no upload was
+    # started and no bucket made
     bucket = circle_bucket(circle['id'])
-    assert s3.object_head(s3_client, bucket, "x") is None
+    assert bucket not in [b["Name"] for b in
+                          s3_client.list_buckets()["Buckets"]]
 
 
 def test_kill_during_backup(app, worker_ini, s3_client, dcor_paths,
@@ -159,7 +165,7 @@ def test_kill_during_backup(app, worker_ini, s3_client, dcor_paths,
 
 def test_prune_stale_multipart_uploads(cli, app, s3_client):
     user, circle, dataset, token = make_circle_and_user()
-    urls = ask_urls(app, token, circle["id"], 3 * PART)["result"]
+    urls = ask_urls(app, token, circle["id"], 3 * CLIENT_PART)["result"]
     bucket = circle_bucket(circle['id'])
     assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
 

@@ -53,7 +53,10 @@ def test_policy_document():
     policy = json.loads(naming.public_read_policy("circle-x"))
     statement, = policy["Statement"]
     assert statement["Action"] == ["s3:GetObject"]
-    assert statement["Resource"] == ["arn:aws:s3:::circle-x/*"]
+    # artifacts only: a staging upload is never anonymously readable
+    assert statement["Resource"] == ["arn:aws:s3:::circle-x/resource/*",
+                                     "arn:aws:s3:::circle-x/condensed/*",
+                                     "arn:aws:s3:::circle-x/preview/*"]
     assert statement["Condition"] == {
         "StringEquals": {"s3:ExistingObjectTag/public": "true"}}
 
@@ -71,3 +74,60 @@ def test_part_size_rejects_impossible_sizes():
         transfer_plan.part_size_for(-1, 16 * 1024**2)
     with pytest.raises(ValueError):
         transfer_plan.part_size_for(6 * 1024**4, 16 * 1024**2)
+
+
+@pytest.mark.parametrize("key,parsed", [
+    (f"resource/{RID[:3]}/{RID[3:6]}/{RID[6:]}", ("resource", RID)),
+    (f"preview/{RID[:3]}/{RID[3:6]}/{RID[6:]}", ("preview", RID)),
+    (f"staging/{RID[:3]}/{RID[3:6]}/{RID[6:]}", None),
+    (f"resource/{RID[:3]}/{RID[3:6]}/{RID[6:]}/x", None),
+    (f"resource/{RID[:2]}/{RID[2:6]}/{RID[6:]}", None),
+    ("resource/abc/def/not-a-uuid-at-all-000000000000000000", None),
+    ("k", None),
+])
+def test_parse_object_key(key, parsed):
+    assert naming.parse_object_key(key) == parsed
+
+
+def test_object_url_round_trip():
+    url = naming.object_url("http://s3:7480/", "circle-1", "resource/a/b/c")
+    assert url == "http://s3:7480/circle-1/resource/a/b/c"
+    assert naming.parse_object_url("http://s3:7480", url) == \
+        ("circle-1", "resource/a/b/c")
+    assert naming.parse_object_url("http://other", url) is None
+    assert naming.parse_object_url("http://s3:7480", "http://s3:7480/b") \
+        is None
+
+
+def test_bucket_pattern():
+    pattern = naming.bucket_pattern("t1-circle-{organization_id}")
+    match = pattern.match("t1-circle-" + RID)
+    assert match and match["organization_id"] == RID
+    assert not pattern.match("t2-circle-" + RID)
+    assert not pattern.match("t1-circle-" + RID + "x")
+
+
+def test_staging_key_is_not_an_artifact():
+    key = naming.staging_key(RID)
+    assert key.startswith("staging/") and naming.parse_object_key(key) is None
+
+
+@pytest.mark.parametrize("size,largest,parts", [
+    (0, 10, [0]),
+    (10, 10, [10]),
+    (11, 10, [6, 5]),
+    (20, 10, [10, 10]),
+    (21, 10, [7, 7, 7]),
+    (3 * 1024**3 + 1, 1024**3, [805306369] * 3 + [805306366]),
+])
+def test_client_parts(size, largest, parts):
+    """Equal parts of at most `largest`, as DCOR-Aid computes them."""
+    got = transfer_plan.client_parts(size, largest)
+    assert got == parts and sum(got) == size
+
+
+def test_client_parts_refuses_impossible_sizes():
+    with pytest.raises(ValueError):
+        transfer_plan.client_parts(-1, 10)
+    with pytest.raises(ValueError):
+        transfer_plan.client_parts(10_001, 1)
