@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 from typing import Any, Callable
 
 import sqlalchemy.event
@@ -168,6 +169,31 @@ def enqueue_resource_jobs(resource_id: str) -> Job:
     the S3 upload."""
     return enqueue(move_to_depot_job, resource_id, "depot-move",
                    f"Move resource {resource_id} into the user depot")
+
+
+def enqueue_unfinished_resources(dataset_id: str) -> int:
+    """Queue the jobs of the dataset's resources whose files are not placed
+    yet: the depot move (and S3 upload) of uploads, the backup of direct
+    uploads. For uploads through package_create/update, which call no
+    resource hook; runs after the commit, when the resources have ids."""
+    queued = 0
+    for resource in visibility.resource_rows(dataset_id):
+        if resource["state"] != "active":
+            continue
+        extras = resource.get("extras") or {}
+        try:
+            in_depot = os.path.islink(pipeline.ckan_path(resource["id"]))
+        except ValueError:
+            continue  # not an id we can place; run-jobs reports it
+        if resource["url_type"] == "upload" and not in_depot \
+                and not extras.get("s3_available"):
+            enqueue_resource_jobs(resource["id"])
+            queued += 1
+        elif resource["url_type"] == pipeline.S3_UPLOAD and \
+                not extras.get("sha256") and dcor_config.s3_enabled():
+            enqueue_backup_job(resource["id"])
+            queued += 1
+    return queued
 
 
 def enqueue_visibility_job(dataset_id: str) -> Job:

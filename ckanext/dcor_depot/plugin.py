@@ -1,8 +1,6 @@
 """CKAN entry point: wires hooks to the modules that do the work."""
 from __future__ import annotations
 
-import os
-
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan import model
@@ -92,20 +90,21 @@ class DCORDepotPlugin(p.SingletonPlugin):
     def after_dataset_create(self, context, pkg_dict):
         if context.get("is_background_job"):
             return
-        _enqueue_uploads(pkg_dict)
-        if dcor_config.s3_enabled():
-            _enqueue_backups(pkg_dict)
+        jobs.enqueue_after_commit(jobs.enqueue_unfinished_resources,
+                                  pkg_dict["id"])
 
     def after_dataset_update(self, context, pkg_dict):
         if context.get("is_background_job"):
             return
-        if not context.get("dcor_depot_resource_change"):
+        if not context.get("dcor_depot_resource_change") or \
+                _has_direct_upload_without_sha256(pkg_dict):
             # uploads through package_create/update/revise (DCOR-Aid's
-            # legacy route); resource_create queues its own
-            _enqueue_uploads(pkg_dict)
+            # legacy route) and direct uploads; resource_create queues the
+            # jobs of its upload itself
+            jobs.enqueue_after_commit(jobs.enqueue_unfinished_resources,
+                                      pkg_dict["id"])
         if not dcor_config.s3_enabled():
             return
-        _enqueue_backups(pkg_dict)
         if _objects_in_another_circle(pkg_dict):
             jobs.enqueue_after_commit(jobs.enqueue_circle_move_job,
                                       pkg_dict["id"])
@@ -133,30 +132,10 @@ def _enqueue_when_committed(context, enqueue_fn, entity_id: str) -> None:
         enqueue_fn(entity_id)
 
 
-def _enqueue_uploads(pkg_dict) -> None:
-    """Depot move and S3 upload for files uploaded through package_create
-    or package_update, which call no resource hook."""
-    for resource in pkg_dict.get("resources") or []:
-        if resource.get("url_type") == "upload" and resource.get("id") and \
-                not resource.get("s3_available") and \
-                not _in_depot(resource["id"]):
-            jobs.enqueue_after_commit(jobs.enqueue_resource_jobs,
-                                      resource["id"])
-
-
-def _in_depot(resource_id: str) -> bool:
-    try:
-        return os.path.islink(pipeline.ckan_path(resource_id))
-    except ValueError:
-        return True  # not an id we can place; run-jobs reports it
-
-
-def _enqueue_backups(pkg_dict) -> None:
-    for resource in pkg_dict.get("resources") or []:
-        if resource.get("url_type") == pipeline.S3_UPLOAD and \
-                not resource.get("sha256") and resource.get("id"):
-            jobs.enqueue_after_commit(jobs.enqueue_backup_job,
-                                      resource["id"])
+def _has_direct_upload_without_sha256(pkg_dict) -> bool:
+    return any(resource.get("url_type") == pipeline.S3_UPLOAD
+               and not resource.get("sha256")
+               for resource in pkg_dict.get("resources") or [])
 
 
 def _objects_in_another_circle(pkg_dict) -> bool:

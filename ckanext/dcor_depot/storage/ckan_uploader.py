@@ -16,6 +16,21 @@ from .. import config as dcor_config
 
 
 class DepotResourceUpload(ResourceUpload):
+    def __init__(self, resource: dict) -> None:
+        super().__init__(resource)
+        if self.filename and resource.get("id"):
+            # CKAN 2.12 runs this inside package_update, after the checks of
+            # our chained action: a new file for a stored resource is
+            # refused here
+            from ckan import model
+
+            stored = model.Session.get(model.Resource, resource["id"])
+            if stored is not None and stored.url_type in ("upload",
+                                                          "s3_upload"):
+                raise tk.ValidationError({"upload": [
+                    f"the file of resource {stored.id} cannot be replaced; "
+                    "upload it as a new resource"]})
+
     def get_path(self, id: str) -> str:
         path = os.path.join(self.get_directory(id), id[6:])
         if os.path.islink(path):

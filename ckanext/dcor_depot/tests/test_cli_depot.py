@@ -111,3 +111,30 @@ def test_run_jobs_completes_unfinished_resources(cli, app, run_worker,
     again = cli.invoke(depot_cli.run_jobs_dcor_depot, ["--modified-days", "1"])
     assert again.exit_code == 0
     assert "0 steps completed" in again.output
+
+
+def test_delete_source_refuses_files_the_site_keeps(cli, tmp_path,
+                                                    s3_client, dcor_paths):
+    """Safety issue, item 6: a source inside depots_path or
+    ckan.storage_path (directly or through CKAN's symlink) is the only
+    verified copy of some resource; --delete-source must not take it."""
+    user, circle, dataset, token = make_circle_and_user()
+    source = tmp_path / "first.rtdc"
+    write_random_file(source, 4000)
+    result = cli.invoke(depot_cli.append_resource,
+                        [str(source), dataset["id"]])
+    assert result.exit_code == 0, result.output
+    resource, = resources_of(dataset["id"])
+    link = naming.resource_path(str(dcor_paths["storage_path"]),
+                                resource["id"])
+    depot_file = os.readlink(link)
+    other = factories.Dataset(owner_org=circle["id"], user=user)
+    for path, key in ((depot_file, "ckanext.dcor_depot.depots_path"),
+                      (link, "ckanext.dcor_depot.depots_path")):
+        refused = cli.invoke(depot_cli.append_resource,
+                             [path, other["id"], "--delete-source"])
+        assert refused.exit_code != 0
+        assert f"lies inside {key}" in refused.output
+        assert len(refused.output.strip().splitlines()) == 1
+    assert os.path.isfile(depot_file) and os.path.islink(link)
+    assert resources_of(other["id"]) == []
