@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..storage import s3
-from ..workflows.reconcile import reconcile_visibility
+from ..workflows import reconcile
 
 
 @click.command("dcor-depot-reconcile-visibility")
@@ -14,9 +14,15 @@ def reconcile_visibility_command(dry_run):
     dataset: public exactly while the dataset is public and active and the
     resource active. Safe to run from cron."""
     try:
-        tally = reconcile_visibility(dry_run, report=click.echo)
+        buckets = reconcile.circle_buckets()
     except s3.S3NotConfigured as exc:
         raise click.ClickException(str(exc)) from None
+    tally = reconcile.ReconcileTally()
+    with click.progressbar(buckets, label="circle buckets") as bar:
+        for bucket in bar:
+            reconcile.reconcile_bucket(bucket, dry_run,
+                                       lambda line: click.echo("\n" + line),
+                                       tally)
     verb = "would fix" if dry_run else "fixed"
     click.echo(f"checked {tally.objects} objects in {tally.buckets} buckets: "
                f"{tally.wrong} with a wrong public tag, {verb} "

@@ -52,40 +52,42 @@ def _wanted(claim: dict[str, Any] | None, bucket: str, key: str,
                                                   (bucket, key), current)
 
 
-def reconcile_visibility(dry_run: bool,
-                         report: Callable[[str], None]) -> ReconcileTally:
-    """Check the public tag of every object in every circle bucket and fix
+def circle_buckets() -> list[str]:
+    """Every bucket of this site's circles, those of purged circles too."""
+    pattern = naming.bucket_pattern(dcor_config.s3_bucket_name_template())
+    return [bucket for bucket in s3.bucket_names(s3.get_client())
+            if pattern.match(bucket)]
+
+
+def reconcile_bucket(bucket: str, dry_run: bool,
+                     report: Callable[[str], None],
+                     tally: ReconcileTally) -> None:
+    """Check the public tag of every object of one circle bucket and fix
     the wrong ones (only report them with `dry_run`)."""
     client = s3.get_client()
-    pattern = naming.bucket_pattern(dcor_config.s3_bucket_name_template())
-    tally = ReconcileTally()
-    for bucket in s3.bucket_names(client):
-        if not pattern.match(bucket):
-            continue
-        tally.buckets += 1
-        for page in s3.object_pages(client, bucket):
-            parsed = {item["Key"]: naming.parse_object_key(item["Key"])
-                      for item in page}
-            claims = _claims({p[1] for p in parsed.values() if p})
-            for key, artifact_rid in parsed.items():
-                tally.objects += 1
-                claim = claims.get(artifact_rid[1]) if artifact_rid else None
-                wanted = _wanted(claim, bucket, key,
-                                 artifact_rid[0] if artifact_rid else None)
-                if s3.is_public(client, bucket, key) == wanted:
-                    continue
-                tally.wrong += 1
-                what = "public" if wanted else "private"
-                if dry_run:
-                    report(f"s3://{bucket}/{key}: should be {what} "
-                           "(dry run, not changed)")
-                    continue
-                if claim is not None:
-                    # decided again from fresh rows, under the dataset's lock
-                    visibility.tag_object(claim["package_id"], claim["id"],
-                                          bucket, key)
-                else:
-                    s3.update_tags(client, bucket, key, public=False)
-                tally.fixed += 1
-                report(f"s3://{bucket}/{key}: made {what}")
-    return tally
+    tally.buckets += 1
+    for page in s3.object_pages(client, bucket):
+        parsed = {item["Key"]: naming.parse_object_key(item["Key"])
+                  for item in page}
+        claims = _claims({p[1] for p in parsed.values() if p})
+        for key, artifact_rid in parsed.items():
+            tally.objects += 1
+            claim = claims.get(artifact_rid[1]) if artifact_rid else None
+            wanted = _wanted(claim, bucket, key,
+                             artifact_rid[0] if artifact_rid else None)
+            if s3.is_public(client, bucket, key) == wanted:
+                continue
+            tally.wrong += 1
+            what = "public" if wanted else "private"
+            if dry_run:
+                report(f"s3://{bucket}/{key}: should be {what} "
+                       "(dry run, not changed)")
+                continue
+            if claim is not None:
+                # decided again from fresh rows, under the dataset's lock
+                visibility.tag_object(claim["package_id"], claim["id"],
+                                      bucket, key)
+            else:
+                s3.update_tags(client, bucket, key, public=False)
+            tally.fixed += 1
+            report(f"s3://{bucket}/{key}: made {what}")
