@@ -31,6 +31,7 @@ JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
 JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
 UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
 UPLOAD_MAX_PART_SIZE = "ckanext.dcor_depot.upload_max_part_size"
+DOWNLOAD_URL_EXPIRY = "ckanext.dcor_depot.download_url_expiry"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 
@@ -89,6 +90,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, UPLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     # at least twice S3's minimum part, so that equal parts stay above it
     _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * MIN_PART_SIZE, MAX_PART_SIZE)
+    _check_int(cfg, DOWNLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
@@ -189,6 +191,10 @@ def upload_url_expiry() -> int:
 
 def upload_max_part_size() -> int:
     return int(tk.config.get(UPLOAD_MAX_PART_SIZE))
+
+
+def download_url_expiry() -> int:
+    return int(tk.config.get(DOWNLOAD_URL_EXPIRY))
 
 
 def deleted_grace_days() -> int:

@@ -160,7 +160,7 @@ def incomplete_steps(resource: dict[str, Any]) -> list[str]:
             steps.append("depot")
         if dcor_config.s3_enabled() and not (
                 resource.get("s3_available") and resource.get("sha256")
-                and resource.get("s3_url")):
+                and resource.get("s3_url") and resource.get("etag")):
             steps.append("s3")
     return steps
 

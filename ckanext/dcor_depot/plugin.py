@@ -9,6 +9,7 @@ from . import config as dcor_config
 from . import jobs, pipeline
 from .logic import action, auth
 from .cli import get_commands
+from .downloads import views as download_views
 from .storage import s3
 from .storage.ckan_uploader import DepotResourceUpload
 from .workflows import visibility
@@ -23,6 +24,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IUploader, inherit=True)
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
+    p.implements(p.IBlueprint)
 
     # IConfigurable
     def configure(self, config):
@@ -85,6 +87,10 @@ class DCORDepotPlugin(p.SingletonPlugin):
                                        "resource_upload_s3_urls"):
             return {}
         return {"resource_upload_s3_urls": auth.resource_upload_s3_urls}
+
+    # IBlueprint
+    def get_blueprint(self):
+        return [download_views.download_blueprint]
 
     # IPackageController
     def after_dataset_create(self, context, pkg_dict):

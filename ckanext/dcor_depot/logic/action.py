@@ -12,11 +12,14 @@ from ..workflows import direct_upload, visibility
 from . import resource_guard, schema
 
 
+@tk.side_effect_free
 def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     """Presigned URLs to upload a new resource's file straight to S3.
 
+    Answers GET (as DCOR-Aid asks, with string parameters) and POST.
+
     :param organization_id: id or name of the circle
-    :param file_size: size of the file in bytes
+    :param file_size: size of the file in bytes, a positive integer
     :returns: ``{"upload_urls": [...], "complete_url": ..., "resource_id":
         ..., "part_size": ..., "expires_in": ...}``; ``complete_url`` is
         None for a single PUT. Every URL takes exactly its part's bytes.

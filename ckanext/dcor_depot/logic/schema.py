@@ -8,14 +8,17 @@ from .. import transfer_plan
 
 def file_size_validator(value, context):
     try:
+        if isinstance(value, bool):
+            raise ValueError
         size = int(value)
         if str(size) != str(value).strip() and not isinstance(value, int):
             raise ValueError
     except (TypeError, ValueError):
-        raise tk.Invalid("must be a whole number of bytes") from None
-    if not 0 <= size <= transfer_plan.MAX_OBJECT_SIZE:
+        raise tk.Invalid("must be a positive whole number of bytes") from None
+    if not 1 <= size <= transfer_plan.MAX_OBJECT_SIZE:
         raise tk.Invalid(
-            f"must be between 0 and {transfer_plan.MAX_OBJECT_SIZE} bytes")
+            f"must be a positive number of bytes, at most "
+            f"{transfer_plan.MAX_OBJECT_SIZE}")
     return size
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import threading
+import urllib.parse
 from typing import Any, Callable
 
 import boto3
@@ -567,3 +568,21 @@ def object_pages(client: Any, bucket: str, prefix: str = ""):
     for page in pages:
         if page.get("Contents"):
             yield page["Contents"]
+
+
+def presigned_download_url(client: Any, bucket: str, key: str,
+                           filename: str, expires: int) -> str:
+    """A GET URL for one object that saves it as `filename`."""
+    return client.generate_presigned_url(
+        "get_object", ExpiresIn=expires, Params={
+            "Bucket": bucket, "Key": key,
+            "ResponseContentDisposition": content_disposition(filename)})
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the UTF-8 name (RFC
+    6266), so any resource name survives the header."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_"
+                       for c in filename)
+    return (f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{urllib.parse.quote(filename, safe='')}")

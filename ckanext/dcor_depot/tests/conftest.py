@@ -178,3 +178,48 @@ def run_worker(worker_ini):
         assert result.returncode == 0, result.stderr[-4000:]
         return result
     return run
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_site(worker_ini, tmp_path):
+    """This test's CKAN site served over HTTP (`ckan run`), for clients
+    that talk to a real server (DCOR-Aid, browsers, the download client).
+    Yields its base URL."""
+    import time
+
+    import requests
+
+    port = _free_port()
+    log = open(tmp_path / "site.log", "w")
+    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
+    site = subprocess.Popen(
+        [str(ckan_bin), "-c", str(worker_ini), "run", "-H", "127.0.0.1",
+         "-p", str(port), "--disable-reloader", "--threaded"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if requests.get(f"{url}/api/3/action/status_show",
+                                timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if site.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the CKAN site did not start: " +
+                                   (tmp_path / "site.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        site.terminate()
+        site.wait(30)
+        log.close()

@@ -1,0 +1,1 @@
+"""The download side: providers that answer a resource's download."""
