@@ -64,12 +64,13 @@ def test_upload_moves_to_depot_and_s3(app, run_worker, s3_client,
     assert s3.object_tags(s3_client, bucket, key)["sha256"] == sha256
     assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
-    # the resource still downloads through CKAN
+    # CKAN's download route redirects the owner to the object in S3
     response = app.get(
         f"/dataset/{dataset['id']}/resource/{rid}/download/cells.rtdc",
-        headers={"Authorization": token})
-    assert response.status_code == 200
-    assert response.get_data() == data
+        headers={"Authorization": token}, follow_redirects=False)
+    assert response.status_code == 302
+    assert requests.get(response.headers["Location"],
+                        timeout=30).content == data
 
 
 def test_visibility_follows_the_dataset(app, run_worker, s3_client):
