@@ -612,3 +612,34 @@ def test_file_name_without_usable_characters(cli, figshare, dcor_paths):
     assert files_below(dcor_paths["depots_path"]) == []
     with pytest.raises(tk.ObjectNotFound):
         dataset_of(doi)
+
+
+@pytest.mark.parametrize("url, refused", [
+    ("https://93.184.215.14/files/1", None),
+    ("http://[2606:4700::1111]/x", None),
+    ("http://127.0.0.2/x", "non-public"),
+    ("http://[::ffff:127.0.0.1]/x", "non-public"),  # IPv4 in IPv6
+    ("http://2130706433/x", "non-public"),  # 127.0.0.1 as one number
+    ("http://100.64.0.1/x", "non-public"),  # shared address space
+    ("http://192.168.1.1/x", "non-public"),
+    ("http://[fe80::1]/x", "non-public"),
+    ("http://[fc00::1]/x", "non-public"),
+    ("http://224.0.0.1/x", "non-public"),  # multicast
+    ("http://240.0.0.1/x", "non-public"),  # reserved
+    ("ftp://93.184.215.14/x", "not http or https"),
+    ("file:///etc/passwd", "not http or https"),
+    ("http:///x", "no host"),
+    ("http://[::1/x", "refusing"),
+    (["http://93.184.215.14/x"], "not text"),
+])
+def test_which_urls_a_download_may_go_to(url, refused):
+    client = FigshareClient(PUBLIC)  # a global API: the strict rule
+    if refused is None:
+        client.check_url(url)
+    else:
+        with pytest.raises(FigshareError, match=refused) as info:
+            client.check_url(url)
+        assert "\n" not in str(info.value)
+    local = FigshareClient("http://127.0.0.1:9")  # a local fixture
+    if refused in (None, "non-public"):
+        local.check_url(url)
