@@ -643,3 +643,13 @@ def test_which_urls_a_download_may_go_to(url, refused):
     local = FigshareClient("http://127.0.0.1:9")  # a local fixture
     if refused in (None, "non-public"):
         local.check_url(url)
+
+
+def test_empty_file_is_imported(cli, figshare, dcor_paths):
+    doi = figshare.add(5120, 1, [("empty.txt", b"", {})])
+    result = run(cli, "--doi", doi)
+    assert result.exit_code == 0, result.output
+    resource = dataset_of(doi)["resources"][0]
+    assert resource_bytes(dcor_paths, resource) == b""
+    assert resource["sha256"] == hashlib.sha256(b"").hexdigest()
+    assert os.listdir(figshare_folder(dcor_paths, doi)) == ["empty.txt"]
