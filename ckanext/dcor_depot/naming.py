@@ -147,3 +147,75 @@ def public_read_policy(bucket: str) -> str:
                 "StringEquals": {"s3:ExistingObjectTag/public": "true"}},
         }],
     }, sort_keys=True)
+
+
+MAX_ID_PREFIX_BYTES = 64
+_MAX_KEPT_SUFFIX_BYTES = 16
+
+
+def _utf8_prefix(text: str, max_bytes: int) -> str:
+    """The longest start of `text` that fits in `max_bytes` of UTF-8."""
+    return text.encode("utf-8")[:max(max_bytes, 0)].decode(
+        "utf-8", errors="ignore")
+
+
+def _prefixed_name(prefix: str, name: str) -> str:
+    """`prefix + name` within MAX_NAME_BYTES. When it is too long, the stem
+    of `name` is cut and a short suffix such as ".rtdc" is kept, because
+    DCOR tells file types apart by their suffix."""
+    stem, dot, suffix = name.rpartition(".")
+    if not (dot and stem and len(suffix.encode()) <= _MAX_KEPT_SUFFIX_BYTES):
+        stem, suffix = name, ""
+    tail = f".{suffix}" if suffix else ""
+    budget = MAX_NAME_BYTES - len(prefix.encode()) - len(tail.encode())
+    return prefix + _utf8_prefix(stem, budget) + tail
+
+
+def unique_names(names: list[str], ids: list[object]) -> list[str]:
+    """Safe, unique file names for a list of untrusted names.
+
+    `names[i]` belongs to the item with the identifier `ids[i]` (a figshare
+    file id, a resource id); `ids` should be unique. Returns one name per
+    item, in the same order, such that
+
+    - every name is `safe_name(names[i])` or derived from it, so it is one
+      path component of at most MAX_NAME_BYTES (raises UnsafeNameError
+      where `safe_name` does);
+    - no two names are equal (compared case-sensitively, after the NFC
+      normalisation of `safe_name`);
+    - the result depends on `names` and `ids` only, never on what exists on
+      disk, so the same list gives the same names on every run.
+
+    The first item with a given safe name keeps it; so does every item whose
+    safe name is unique in the list, even where a derived name would have
+    taken it. A later item with the same safe name `n` gets `{id}_{n}`; if
+    that is taken too, `{id}_2_{n}`, `{id}_3_{n}`, ... until one is free.
+    The counter makes every candidate different from the ones before, so
+    the loop ends (after at most len(names) + 1 candidates). The id part is
+    cut to MAX_ID_PREFIX_BYTES; a name too long for its prefix loses the
+    end of its stem, not its suffix.
+    """
+    if len(names) != len(ids):
+        raise ValueError(f"{len(names)} names but {len(ids)} ids")
+    safe = [safe_name(name, "file name") for name in names]
+    result: list[str | None] = [None] * len(safe)
+    taken: set[str] = set()
+    # first pass: plain names, so no derived name can take one of them
+    for index, name in enumerate(safe):
+        if name not in taken:
+            taken.add(name)
+            result[index] = name
+    # second pass: derived names for the later items with a taken name
+    for index, name in enumerate(safe):
+        if result[index] is not None:
+            continue
+        id_text = _utf8_prefix(safe_name(str(ids[index]), "file id"),
+                               MAX_ID_PREFIX_BYTES)
+        candidate = _prefixed_name(f"{id_text}_", name)
+        counter = 1
+        while candidate in taken:
+            counter += 1
+            candidate = _prefixed_name(f"{id_text}_{counter}_", name)
+        taken.add(candidate)
+        result[index] = candidate
+    return [name for name in result if name is not None]

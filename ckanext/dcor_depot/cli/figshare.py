@@ -6,9 +6,10 @@ import importlib.resources
 import click
 
 from .. import config as dcor_config
+from .. import naming
 from ..figshare import metadata
 from ..figshare.client import FigshareClient, FigshareError
-from ..figshare.importer import import_doi
+from ..figshare.importer import UnsafeCircleError, ensure_circle, import_doi
 from ..storage import depot
 
 
@@ -36,13 +37,18 @@ def _dois(dois: tuple[str, ...], doi_file: str | None) -> list[str]:
 def import_figshare(limit, dois, doi_file):
     """Mirror figshare reference data sets into the figshare-import circle."""
     todo = _dois(dois, doi_file)[:limit]
+    try:
+        ensure_circle()  # once, before anything is fetched
+    except UnsafeCircleError as exc:
+        raise click.ClickException(str(exc)) from None
     client = FigshareClient(dcor_config.figshare_api_url(),
-                            max_attempts=dcor_config.s3_max_attempts())
+                            max_attempts=dcor_config.figshare_max_attempts())
     failed = imported = 0
     for doi in todo:
         try:
             result = import_doi(doi, client, echo=click.echo)
-        except (metadata.BadFigshareInput, FigshareError, depot.DepotError,
+        except (metadata.BadFigshareInput, naming.UnsafeNameError,
+                FigshareError, UnsafeCircleError, depot.DepotError,
                 OSError) as exc:
             failed += 1
             click.echo(f"{doi}: failed: {exc}", err=True)

@@ -11,7 +11,7 @@ from .. import config as dcor_config
 from .. import naming, pipeline
 from ..storage import depot
 from . import metadata
-from .client import FigshareClient
+from .client import FigshareClient, FigshareError, existing_file
 
 
 @dataclasses.dataclass
@@ -22,20 +22,69 @@ class ImportResult:
     skipped: int = 0
 
 
+class UnsafeCircleError(RuntimeError):
+    """Someone who is not a sysadmin may change the figshare circle."""
+
+
+# capacities that may change a circle's datasets
+EDITING_CAPACITIES = ("admin", "editor")
+
+
 def ensure_circle() -> dict[str, Any]:
-    context = pipeline.system_context()
+    """The figshare circle, created if missing.
+
+    An existing one in which a user who is not a sysadmin is admin or
+    editor is refused: CKAN lets users create organizations, so anyone
+    could have made one of this name and would receive, and could change,
+    the imported datasets.
+    """
     try:
-        return tk.get_action("organization_show")(
-            context, {"id": metadata.FIGSHARE_CIRCLE})
+        circle = tk.get_action("organization_show")(
+            pipeline.system_context(), {"id": metadata.FIGSHARE_CIRCLE,
+                                        "include_users": False,
+                                        "include_datasets": False})
     except tk.ObjectNotFound:
+        # created by the site user, a sysadmin, its only admin
         return tk.get_action("organization_create")(
             pipeline.system_context(),
             {"name": metadata.FIGSHARE_CIRCLE, "title": "figshare import"})
+    for capacity in EDITING_CAPACITIES:
+        members = tk.get_action("member_list")(
+            pipeline.system_context(),
+            {"id": circle["id"], "object_type": "user",
+             "capacity": capacity})
+        for user_id, _, _ in members:
+            user = tk.get_action("user_show")(pipeline.system_context(),
+                                              {"id": user_id})
+            if not user.get("sysadmin"):
+                raise UnsafeCircleError(
+                    f"circle {metadata.FIGSHARE_CIRCLE} has the {capacity} "
+                    f"{user['name']}, who is not a sysadmin; refusing to "
+                    f"import into it")
+    return circle
 
 
 def _inside(folder: str, path: str) -> bool:
     folder = os.path.realpath(folder)
     return os.path.commonpath([folder, os.path.realpath(path)]) == folder
+
+
+def file_targets(dataset_name: str,
+                 files: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(name, depot path) of each file: unique names, the same on every
+    run, all inside the figshare depot."""
+    depots_path = dcor_config.depots_path()
+    figshare_root = os.path.join(depots_path, "figshare")
+    names = naming.unique_names([item["name"] for item in files],
+                                [item["id"] for item in files])
+    targets = []
+    for item, name in zip(files, names):
+        target = naming.figshare_depot_path(depots_path, dataset_name, name)
+        if not _inside(figshare_root, target):
+            raise metadata.BadFigshareInput(
+                f"file name {item['name']!r} leaves the figshare depot")
+        targets.append((name, target))
+    return targets
 
 
 def import_doi(doi: str, client: FigshareClient,
@@ -45,6 +94,7 @@ def import_doi(doi: str, client: FigshareClient,
     article = client.article(article_id, version)
     data = metadata.dataset_dict(doi, article, circle["id"])
     files = metadata.downloadable_files(article)
+    targets = file_targets(data["name"], files)
     result = ImportResult(doi, data["name"])
     try:
         dataset = pipeline.show_dataset(data["id"])
@@ -52,26 +102,17 @@ def import_doi(doi: str, client: FigshareClient,
         dataset = tk.get_action("package_create")(pipeline.system_context(),
                                                   data)
     existing = {r["id"]: r for r in dataset.get("resources", [])}
-    figshare_root = os.path.join(dcor_config.depots_path(), "figshare")
-    used_names: set[str] = set()
-    for item in files:
-        name = naming.safe_name(item["name"], "figshare file name")
-        if name in used_names:
-            name = naming.safe_name(f"{item['id']}_{name}")
-        used_names.add(name)
-        target = naming.figshare_depot_path(dcor_config.depots_path(),
-                                            data["name"], name)
-        if not _inside(figshare_root, target):
-            raise metadata.BadFigshareInput(
-                f"file name {item['name']!r} leaves the figshare depot")
+    for item, (name, target) in zip(files, targets):
         rid = metadata.resource_id(data["id"], item["id"])
         resource = existing.get(rid)
-        if os.path.isfile(target) and os.path.getsize(target) == \
-                item["size"]:
-            # placed by an earlier run after its md5 matched
-            sha256 = resource["sha256"] if resource and \
-                resource.get("sha256") else depot.sha256_of_file(
-                    target).sha256
+        if os.path.lexists(target):
+            # placed by an earlier run; kept only if it holds figshare's
+            # bytes, never replaced
+            sha256 = existing_file(target, item["size"], item["md5"]).sha256
+            if resource and resource.get("sha256") not in (None, "", sha256):
+                raise FigshareError(
+                    f"resource {rid} records sha256 {resource['sha256']}, "
+                    f"but {target} holds {sha256}")
             result.skipped += 1
         else:
             echo(f"{doi}: downloading {name} ({item['size']} bytes)")

@@ -152,11 +152,15 @@ def downloadable_files(article: dict[str, Any]) -> list[dict[str, Any]]:
         for key in ("id", "name", "size", "download_url"):
             if item.get(key) in (None, ""):
                 raise BadFigshareInput(f"file entry without {key}: {item!r}")
+        if not isinstance(item["id"], int) or isinstance(item["id"], bool):
+            raise BadFigshareInput(f"file id {item['id']!r} is not a number")
         if not isinstance(item["size"], int) or item["size"] < 0:
             raise BadFigshareInput(f"file {item['id']} has size "
                                    f"{item['size']!r}")
-        md5 = item.get("supplied_md5") or item.get("computed_md5") or ""
-        if not re.fullmatch(r"[0-9a-f]{32}", md5):
+        # computed_md5 is figshare's own hash of the bytes it serves;
+        # supplied_md5 is what the uploader said
+        md5 = item.get("computed_md5") or item.get("supplied_md5") or ""
+        if not isinstance(md5, str) or not re.fullmatch(r"[0-9a-f]{32}", md5):
             raise BadFigshareInput(f"file {item['id']} has no md5")
         files.append({**item, "md5": md5})
     return files

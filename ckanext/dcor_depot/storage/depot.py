@@ -62,10 +62,19 @@ def temp_path(folder: str, name: str) -> str:
     return _temp_name(os.path.join(folder, name), "part")
 
 
-def _temp_name(path: str, tag: str) -> str:
+def _temp_name(path: str, tag: str, suffix: str | None = None) -> str:
     folder, name = os.path.split(path)
+    suffix = suffix or uuid.uuid4().hex[:12]
     # short enough for NAME_MAX even when `name` is long
-    return os.path.join(folder, f".{name[:180]}.{tag}-{uuid.uuid4().hex[:12]}")
+    return os.path.join(folder, f".{name[:180]}.{tag}-{suffix}")
+
+
+def resumable_temp_path(target: str) -> str:
+    """The one fixed temporary name of a download into `target` that a
+    later run resumes (figshare). It follows the rule of every other
+    temporary copy, so `remove_stale_temps(target)` removes it too: call
+    that only where nothing is to be resumed."""
+    return _temp_name(target, "part", "resume")
 
 
 def copy_to_temp(source: str, folder: str) -> tuple[str, FileInfo]:

@@ -72,3 +72,16 @@ def test_ids_are_deterministic():
     pid = metadata.dataset_id(DOI)
     assert pid == metadata.dataset_id(DOI)
     assert metadata.resource_id(pid, 1) != metadata.resource_id(pid, 2)
+
+
+@pytest.mark.parametrize("supplied, computed, expected", [
+    ("1" * 32, "2" * 32, "2" * 32),  # figshare's own hash of the bytes
+    ("1" * 32, "", "1" * 32),
+    ("", "2" * 32, "2" * 32),
+    (None, "2" * 32, "2" * 32),
+])
+def test_computed_md5_wins(supplied, computed, expected):
+    files = metadata.downloadable_files(article(files=[
+        {"id": 1, "name": "a", "size": 1, "download_url": "http://x/1",
+         "supplied_md5": supplied, "computed_md5": computed}]))
+    assert files[0]["md5"] == expected
