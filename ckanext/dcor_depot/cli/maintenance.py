@@ -50,7 +50,11 @@ def resource_problems(client, resource, dataset, checksum: bool) -> list[str]:
     problems = []
     if resource.get("url_type") not in ("upload", pipeline.S3_UPLOAD):
         return problems
-    path = pipeline.ckan_path(resource["id"])
+    try:
+        # CKAN accepts any id a client chose; ours are UUIDs
+        path = pipeline.ckan_path(resource["id"])
+    except ValueError as exc:
+        return [str(exc)]
     sha256 = resource.get("sha256")
     if not os.path.isfile(path):
         if not (resource.get("s3_available") and not os.path.lexists(path)):
@@ -101,8 +105,12 @@ def depot_verify(dataset_ids, checksum):
             dataset = pipeline.show_dataset(dataset_id)
             for resource in dataset.get("resources", []):
                 checked += 1
-                for problem in resource_problems(client, resource, dataset,
-                                                 checksum):
+                try:
+                    found = resource_problems(client, resource, dataset,
+                                              checksum)
+                except Exception as exc:  # report and go on
+                    found = [f"cannot check: {exc}"]
+                for problem in found:
                     problems += 1
                     click.echo(f"\n{resource['id']}: {problem}")
     click.echo(f"checked {checked} resources: {problems} problems")
