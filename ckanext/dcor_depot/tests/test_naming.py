@@ -71,3 +71,41 @@ def test_part_size_rejects_impossible_sizes():
         transfer_plan.part_size_for(-1, 16 * 1024**2)
     with pytest.raises(ValueError):
         transfer_plan.part_size_for(6 * 1024**4, 16 * 1024**2)
+
+
+def test_our_object_keys_and_others():
+    for artifact in naming.ARTIFACTS:
+        key = naming.object_key(artifact, RID)
+        assert naming.parse_object_key(key) == (artifact, RID)
+    for key in ["notes.txt", "resource/abc", f"thumbnail/{RID[:3]}/"
+                f"{RID[3:6]}/{RID[6:]}", "resource/0A1/B2C/3D-4E5F-4A6B-8C7D-"
+                "9E0F1A2B3C4D", f"resource/{RID[:3]}/{RID[3:]}",
+                f"resource/{RID[:2]}/{RID[2:6]}/{RID[6:]}",
+                f"resource/{RID[:3]}/{RID[3:6]}/{RID[6:]}/x"]:
+        assert naming.parse_object_key(key) is None, key
+    key = naming.object_key("resource", RID)
+    url = naming.object_url("http://s3.example:7480/prefix", "circle-x", key)
+    assert naming.parse_object_url(url) == ("circle-x", key)
+    assert naming.parse_object_url("") is None
+    assert naming.parse_object_url("http://h/b/notes.txt") is None
+
+
+def test_uuids_and_temp_copies_in_names():
+    other = str(uuid.uuid4())
+    assert naming.uuids_in_name(f"run-{other}_{RID}_{other}.rtdc") == \
+        [other, RID, other]
+    assert naming.uuids_in_name("cells.rtdc") == []
+    assert naming.is_temp_copy_name(f".ds_{RID}_a.rtdc.part-0123456789ab")
+    for name in (f"ds_{RID}_a.rtdc", ".a.rtdc.part", ".a.part-xyz",
+                 ".a.rtdc.link-0123456789ab"):
+        assert not naming.is_temp_copy_name(name), name
+
+
+def test_smallest_safe_prune_age():
+    from ckanext.dcor_depot.workflows.stale_uploads import \
+        smallest_safe_age_days
+
+    day = 24 * 3600
+    assert smallest_safe_age_days(3600, 21600) == 1
+    assert smallest_safe_age_days(day, 60) == 2  # must exceed, not equal
+    assert smallest_safe_age_days(60, 3 * day + 1) == 4
