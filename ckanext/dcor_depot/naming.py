@@ -80,17 +80,6 @@ def object_key(artifact: str, rid: str) -> str:
     return f"{artifact}/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
 
 
-def parse_object_key(key: str) -> tuple[str, str] | None:
-    """(artifact, resource id) of a key made by `object_key`, else None."""
-    parts = key.split("/")
-    if len(parts) != 4 or parts[0] not in ARTIFACTS:
-        return None
-    rid = "".join(parts[1:])
-    if not _UUID_RE.match(rid) or object_key(parts[0], rid) != key:
-        return None
-    return parts[0], rid
-
-
 def staging_key(rid: str) -> str:
     """S3 key a client's direct upload goes to before it is accepted.
 
@@ -109,17 +98,6 @@ def bucket_name(template: str, organization_id: str) -> str:
 
 def object_url(endpoint_url: str, bucket: str, key: str) -> str:
     return f"{endpoint_url.rstrip('/')}/{bucket}/{key}"
-
-
-def parse_object_url(endpoint_url: str, url: str) -> tuple[str, str] | None:
-    """(bucket, key) of a URL made by `object_url`, else None."""
-    prefix = endpoint_url.rstrip("/") + "/"
-    if not isinstance(url, str) or not url.startswith(prefix):
-        return None
-    bucket, _, key = url[len(prefix):].partition("/")
-    if not _BUCKET_RE.match(bucket) or not key:
-        return None
-    return bucket, key
 
 
 def bucket_pattern(template: str) -> re.Pattern:
@@ -219,3 +197,43 @@ def unique_names(names: list[str], ids: list[object]) -> list[str]:
         taken.add(candidate)
         result[index] = candidate
     return [name for name in result if name is not None]
+
+
+# Telling our keys and files from others (maintenance)
+
+_UUID_ANYWHERE = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TEMP_COPY_RE = re.compile(r"^\..+\.part-[0-9a-f]{12}$")
+
+
+def parse_object_key(key: str) -> tuple[str, str] | None:
+    """(artifact, rid) of one of our object keys; None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] not in ARTIFACTS:
+        return None
+    rid = "".join(parts[1:])
+    if not _UUID_RE.match(rid) or object_key(parts[0], rid) != key:
+        return None
+    return parts[0], rid
+
+
+def parse_object_url(url: str) -> tuple[str, str] | None:
+    """(bucket, key) named by a resource's s3_url (`object_url`), whatever
+    the endpoint was; None if it names no object key of ours."""
+    parts = (url or "").split("/")
+    if len(parts) < 6:
+        return None
+    bucket, key = parts[-5], "/".join(parts[-4:])
+    return (bucket, key) if parse_object_key(key) else None
+
+
+def uuids_in_name(name: str) -> list[str]:
+    """Every canonical UUID in a file name, in order. A depot file name
+    holds the resource id, but the dataset or resource name may hold
+    others."""
+    return _UUID_ANYWHERE.findall(name)
+
+
+def is_temp_copy_name(name: str) -> bool:
+    """A temporary copy as storage/depot.py names them (`.{name}.part-*`)."""
+    return bool(_TEMP_COPY_RE.match(name))

@@ -6,7 +6,6 @@ re-reads the current state from CKAN and is safe to run again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import uuid
@@ -302,70 +301,3 @@ def append_file(path: str, dataset_id: str, delete_source: bool = False,
 
 S3_UPLOAD = "s3_upload"
 
-
-# Migration of block storage to the object store
-
-ARTIFACT_SUFFIXES = {"resource": "", "condensed": "_condensed.rtdc",
-                     "preview": "_preview.jpg"}
-
-
-def local_artifacts(resource_id: str) -> dict[str, str]:
-    """Artifact name -> local file, for the files that exist."""
-    base = ckan_path(resource_id)
-    return {artifact: base + suffix
-            for artifact, suffix in ARTIFACT_SUFFIXES.items()
-            if os.path.isfile(base + suffix)}
-
-
-def object_sha256(client: Any, bucket: str, key: str) -> str:
-    """sha256 of an object's bytes, by downloading it (operator's request)."""
-    digest = hashlib.sha256()
-    body = client.get_object(Bucket=bucket, Key=key)["Body"]
-    for chunk in body.iter_chunks(4 * 1024**2):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclasses.dataclass
-class MigrationOutcome:
-    resource_id: str
-    status: str  # "migrated", "skipped", "would migrate", "failed"
-    bytes: int = 0
-    deleted: list[str] = dataclasses.field(default_factory=list)
-    message: str = ""
-
-
-def migrate_artifact(client: Any, path: str, bucket: str, key: str,
-                     known_sha256: str | None, verify_existence: bool,
-                     verify_checksum: bool, already_migrated: bool,
-                     dry_run: bool) -> tuple[str, int, bool, str | None]:
-    """Put one local file into S3 unless it is there. Pure S3 and file I/O,
-    safe to run in a thread. Returns (status, bytes sent, verified in this
-    run, sha256 if known)."""
-    if already_migrated and not (verify_existence or verify_checksum):
-        return "skipped", 0, False, known_sha256
-    head = s3.object_head(client, bucket, key)
-    replace = False
-    if head is not None and verify_checksum:
-        local_sha = depot.sha256_of_file(path).sha256
-        if known_sha256 and local_sha != known_sha256:
-            raise depot.DepotError(
-                f"local file {path} has sha256 {local_sha}, the resource "
-                f"says {known_sha256}; not touching the object")
-        if object_sha256(client, bucket, key) == local_sha:
-            return "skipped", 0, True, local_sha
-        if dry_run:
-            return "would migrate", 0, False, None
-        # the object is damaged; the verified local copy replaces it
-        replace = True
-        known_sha256 = local_sha
-    elif head is not None and already_migrated:
-        return "skipped", 0, False, known_sha256
-    if dry_run:
-        return "would migrate", 0, False, None
-    stored = s3.upload_file(client, path, bucket, key,
-                            part_size=dcor_config.s3_part_size(),
-                            max_concurrency=dcor_config.s3_max_concurrency(),
-                            known_sha256=known_sha256, replace=replace)
-    return ("migrated" if stored.uploaded else "skipped",
-            stored.size if stored.uploaded else 0, True, stored.sha256)

@@ -4,14 +4,13 @@ from __future__ import annotations
 import datetime
 import os
 
-import botocore.exceptions
 import click
 
-import ckan.model as model
-
+from .. import config as dcor_config
 from .. import pipeline
 from ..workflows import direct_upload
 from ..storage import depot, s3
+from ..workflows import stale_uploads
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
@@ -89,41 +88,37 @@ def run_jobs_dcor_depot(modified_days):
 
 
 @click.command("dcor-prune-stale-multipart-uploads")
-@click.option("--initiated-before-days", type=click.IntRange(min=0),
-              default=7, show_default=True,
-              help="Abort uploads started more than N days ago.")
+@click.option("--initiated-before-days", type=int, default=7,
+              show_default=True,
+              help="Abort uploads started more than N days ago; N must "
+                   "exceed the upload URL expiry and the job timeout.")
 @click.option("--dry-run", is_flag=True, help="Only report.")
 def prune_stale_multipart_uploads(initiated_before_days, dry_run):
     """Abort stale multipart uploads in every circle bucket of this site."""
+    expiry, timeout = dcor_config.upload_url_expiry(), \
+        dcor_config.job_timeout()
+    minimum = stale_uploads.smallest_safe_age_days(expiry, timeout)
+    if initiated_before_days < minimum:
+        raise click.ClickException(
+            f"--initiated-before-days must be at least {minimum}: younger "
+            f"uploads may still be in flight (upload URLs expire after "
+            f"{expiry} s, jobs may run {timeout} s)")
     try:
         client = s3.get_client()
     except s3.S3NotConfigured as exc:
         raise click.ClickException(str(exc)) from None
     cutoff = datetime.datetime.now(datetime.timezone.utc) - \
         datetime.timedelta(days=initiated_before_days)
-    circles = model.Session.query(model.Group.id).filter(
-        model.Group.is_organization.is_(True))
     found = aborted = 0
-    for (circle_id,) in circles.yield_per(200):
-        bucket = s3.bucket_for_circle(circle_id)
-        try:
-            uploads = list(s3.open_multipart_uploads(client, bucket))
-        except botocore.exceptions.ClientError as exc:
-            if s3.error_code(exc) == "NoSuchBucket":
-                continue
-            raise click.ClickException(f"{bucket}: {exc}") from None
-        for upload in uploads:
-            if upload["Initiated"] >= cutoff:
-                continue
-            found += 1
-            click.echo(f"s3://{bucket}/{upload['Key']} upload "
-                       f"{upload['UploadId']} initiated {upload['Initiated']:%Y-%m-%d %H:%M}"
-                       f"{' (dry run)' if dry_run else ': aborted'}")
-            if not dry_run:
-                client.abort_multipart_upload(Bucket=bucket,
-                                              Key=upload["Key"],
-                                              UploadId=upload["UploadId"])
-                aborted += 1
+    for upload in stale_uploads.stale_uploads(client, cutoff):
+        found += 1
+        click.echo(f"s3://{upload.bucket}/{upload.key} upload "
+                   f"{upload.upload_id} initiated "
+                   f"{upload.initiated:%Y-%m-%d %H:%M}"
+                   f"{' (dry run)' if dry_run else ': aborted'}")
+        if not dry_run:
+            stale_uploads.abort(client, upload)
+            aborted += 1
     click.echo(f"{found} stale multipart uploads found, {aborted} aborted")
 
 

@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import os
-import re
-import time
 
-import botocore.exceptions
 import click
 
-import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
 from .. import naming, pipeline
 from ..storage import depot, s3
+from ..workflows import orphans
 from .common import datasets_query, iter_dataset_ids
-
-UUID_IN_NAME = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _client():
@@ -56,7 +50,11 @@ def resource_problems(client, resource, dataset, checksum: bool) -> list[str]:
     problems = []
     if resource.get("url_type") not in ("upload", pipeline.S3_UPLOAD):
         return problems
-    path = pipeline.ckan_path(resource["id"])
+    try:
+        # CKAN accepts any id a client chose; ours are UUIDs
+        path = pipeline.ckan_path(resource["id"])
+    except ValueError as exc:
+        return [str(exc)]
     sha256 = resource.get("sha256")
     if not os.path.isfile(path):
         if not (resource.get("s3_available") and not os.path.lexists(path)):
@@ -86,8 +84,7 @@ def resource_problems(client, resource, dataset, checksum: bool) -> list[str]:
                 problems.append(f"object is {'public' if public else 'private'}"
                                 f" but the dataset is "
                                 f"{'public' if not public else 'not public'}")
-            if checksum and pipeline.object_sha256(client, bucket,
-                                                   key) != sha256:
+            if checksum and s3.object_sha256(client, bucket, key) != sha256:
                 problems.append("object bytes do not match sha256")
     return problems
 
@@ -108,8 +105,12 @@ def depot_verify(dataset_ids, checksum):
             dataset = pipeline.show_dataset(dataset_id)
             for resource in dataset.get("resources", []):
                 checked += 1
-                for problem in resource_problems(client, resource, dataset,
-                                                 checksum):
+                try:
+                    found = resource_problems(client, resource, dataset,
+                                              checksum)
+                except Exception as exc:  # report and go on
+                    found = [f"cannot check: {exc}"]
+                for problem in found:
                     problems += 1
                     click.echo(f"\n{resource['id']}: {problem}")
     click.echo(f"checked {checked} resources: {problems} problems")
@@ -117,69 +118,30 @@ def depot_verify(dataset_ids, checksum):
         raise SystemExit(1)
 
 
-def _live_resource_ids() -> set[str]:
-    """Resources of active and draft datasets that are not deleted."""
-    rows = model.Session.query(model.Resource.id).join(
-        model.Package, model.Package.id == model.Resource.package_id).filter(
-        model.Resource.state == "active",
-        model.Package.state.in_(["active", "draft"]))
-    return {row.id for row in rows}
-
-
 @click.command("dcor-depot-orphans")
 @click.option("--delete", is_flag=True,
-              help="Remove the orphans (objects and depot files).")
+              help="Remove the orphans (objects, depot files and stale "
+                   "temporary copies).")
 @click.option("--dry-run", is_flag=True, help="Only list, even with --delete.")
 @click.option("--min-age-hours", type=click.IntRange(min=0), default=24,
               show_default=True,
               help="Leave younger objects and files alone (direct uploads "
                    "whose resource is not created yet).")
 def depot_orphans(delete, dry_run, min_age_hours):
-    """Objects and depot files that no live resource refers to."""
-    live = _live_resource_ids()
-    remove = delete and not dry_run
-    cutoff = time.time() - min_age_hours * 3600
-    found = removed = 0
-    if dcor_config.s3_enabled():
-        client = _client()
-        circles = model.Session.query(model.Group.id).filter(
-            model.Group.is_organization.is_(True))
-        for (circle_id,) in circles:
-            bucket = s3.bucket_for_circle(circle_id)
-            try:
-                pages = list(client.get_paginator("list_objects_v2")
-                             .paginate(Bucket=bucket))
-            except botocore.exceptions.ClientError as exc:
-                if s3.error_code(exc) == "NoSuchBucket":
-                    continue
-                raise click.ClickException(f"{bucket}: {exc}") from None
-            for page in pages:
-                for item in page.get("Contents", []):
-                    parts = item["Key"].split("/")
-                    rid = "".join(parts[1:]) if len(parts) == 4 else ""
-                    if rid in live or \
-                            item["LastModified"].timestamp() > cutoff:
-                        continue
-                    found += 1
-                    click.echo(f"orphan object s3://{bucket}/{item['Key']}")
-                    if remove:
-                        client.delete_object(Bucket=bucket, Key=item["Key"])
-                        removed += 1
-    users_depot = os.path.join(dcor_config.depots_path(),
-                               dcor_config.users_depot_name())
-    for root, _, names in os.walk(users_depot):
-        for name in names:
-            match = UUID_IN_NAME.search(name)
-            path = os.path.join(root, name)
-            if not match or match.group(0) in live or \
-                    os.lstat(path).st_mtime > cutoff:
-                continue
+    """Objects and depot files that no live or restorable resource needs."""
+    search = orphans.OrphanSearch(min_age_hours, remove=delete and not dry_run)
+    found = removed = left = 0
+    for finding in search.findings():
+        if finding.is_orphan:
             found += 1
-            click.echo(f"orphan file {path}")
-            if remove:
-                os.unlink(path)
-                removed += 1
-    click.echo(f"{found} orphans found, {removed} removed")
+            removed += finding.removed
+            click.echo(f"{finding.what} {finding.location}")
+        else:
+            left += 1
+            click.echo(f"{finding.what}: {finding.location}"
+                       + (f" ({finding.reason})" if finding.reason else ""))
+    click.echo(f"{found} orphans found, {removed} removed, {left} other "
+               f"objects and files left alone")
 
 
 COMMANDS = [list_s3_objects_for_dataset, depot_verify, depot_orphans]

@@ -17,7 +17,7 @@ import requests
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan.lib import search
-from ckan.lib.search.index import NoopSearchIndex
+from ckan.lib.search.index import NoopSearchIndex, PackageSearchIndex
 from ckan.lib.search.query import PackageSearchQuery
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,21 @@ class EmptyPackageSearchQuery(PackageSearchQuery):
         return []
 
 
+class NoopPackageSearchIndex(PackageSearchIndex):
+    """Package index that indexes nothing (CKAN 2.11's bulk actions call
+    the index directly)."""
+
+    def index_package(self, pkg_dict: Any, defer_commit: bool = False
+                      ) -> None:
+        return None
+
+    def delete_package(self, pkg_dict: Any) -> None:
+        return None
+
+    def commit(self) -> None:
+        return None
+
+
 def solr_answers(solr_url: str, timeout: float = 2.0) -> bool:
     try:
         requests.get(solr_url.rstrip("/") + "/admin/ping", timeout=timeout)
@@ -51,6 +66,7 @@ def switch_off_package_search() -> None:
     search._INDICES["package"] = NoopSearchIndex
     search._QUERIES["package"] = EmptyPackageSearchQuery
     search.PackageSearchQuery = EmptyPackageSearchQuery
+    search.PackageSearchIndex = NoopPackageSearchIndex
 
 
 class DevNoSolrPlugin(p.SingletonPlugin):

@@ -9,6 +9,7 @@ import dataclasses
 import errno
 import hashlib
 import os
+import stat
 import uuid
 from typing import BinaryIO, Callable
 
@@ -225,3 +226,58 @@ def move_into_depot(ckan_path: str, depot_path: str) -> str:
         how = "copied"
     replace_with_symlink(ckan_path, depot_path)
     return how
+
+
+# Maintenance: walking the depot and removing files. What may be removed
+# is decided by the workflows (orphans, migration), never here.
+
+@dataclasses.dataclass(frozen=True)
+class DepotEntry:
+    path: str
+    is_regular_file: bool  # False for symlinks and special files
+    mtime: float
+
+
+def iter_depot_entries(folder: str):
+    """Every non-folder below `folder`, one directory at a time (symlinks
+    are not followed)."""
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            yield DepotEntry(path, stat.S_ISREG(info.st_mode), info.st_mtime)
+
+
+def same_file(a: str, b: str) -> bool:
+    """True if both paths exist and lead to the same file (symlinks
+    followed, hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def remove_file(path: str) -> bool:
+    """Unlink one file; False if it was gone already."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_local_copy(path: str) -> int:
+    """Remove CKAN's file of a resource: the symlink and the depot file it
+    points to, or the plain file. Returns the number of files removed."""
+    removed = 0
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        removed += remove_file(path)
+        if os.path.isfile(target):
+            removed += remove_file(target)
+    elif os.path.isfile(path):
+        removed += remove_file(path)
+    return removed

@@ -172,12 +172,6 @@ def update_tags(client: Any, bucket: str, key: str, *,
     return True
 
 
-def set_public(client: Any, bucket: str, key: str, public: bool) -> bool:
-    """Tag or untag an object as public, keeping its other tags. Returns
-    True if something changed."""
-    return update_tags(client, bucket, key, public=public)
-
-
 # Uploads
 
 SHA256_TAG = "sha256"
@@ -586,3 +580,89 @@ def content_disposition(filename: str) -> str:
                        for c in filename)
     return (f'attachment; filename="{fallback}"; '
             f"filename*=UTF-8''{urllib.parse.quote(filename, safe='')}")
+
+
+# Maintenance: listing, checking and removing objects
+
+class S3Unreachable(RuntimeError):
+    """The object store does not answer or refuses the credentials."""
+
+
+def check_reachable(client: Any) -> None:
+    """Raise S3Unreachable unless the server answers an authenticated call."""
+    try:
+        client.list_buckets()
+    except (botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError) as exc:
+        raise S3Unreachable(f"object store unreachable: {exc}") from None
+
+
+def iter_objects(client: Any, bucket: str):
+    """The objects of a bucket, fetched page by page; none if the bucket
+    does not exist."""
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket):
+            yield from page.get("Contents", [])
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "NoSuchBucket":
+            raise
+
+
+def object_sha256(client: Any, bucket: str, key: str) -> str:
+    """sha256 of an object's bytes, by downloading it (only when an
+    operator asks for it or an ETag cannot be compared)."""
+    digest = hashlib.sha256()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in body.iter_chunks(4 * 1024**2):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ByteCheck:
+    """An object compared with a local file, byte for byte, in this run."""
+    local_size: int
+    local_sha256: str
+    matches: bool
+    how: str  # "etag", "download" or "size"
+    etag: str  # the object's, as S3 reports it
+
+
+def compare_with_file(client: Any, bucket: str, key: str, path: str,
+                      part_size: int, download: bool = False
+                      ) -> ByteCheck | None:
+    """Whether the object holds the bytes of the local file (None: there is
+    no object). The file is read once for its sha256 and the ETag it would
+    get; the object is downloaded and hashed only if `download` is asked
+    for or its ETag differs (another part size, or an ETag that is no MD5)."""
+    head = object_head(client, bucket, key)
+    if head is None:
+        return None
+    part_size = transfer_plan.part_size_for(os.stat(path).st_size, part_size)
+    size, sha256, etag = _local_digests(path, part_size)
+    remote_etag = head["ETag"].strip('"')
+    if head["ContentLength"] != size:
+        return ByteCheck(size, sha256, False, "size", remote_etag)
+    if not download and remote_etag == etag:
+        return ByteCheck(size, sha256, True, "etag", remote_etag)
+    return ByteCheck(size, sha256,
+                     object_sha256(client, bucket, key) == sha256, "download",
+                     remote_etag)
+
+
+def multipart_uploads_before(client: Any, bucket: str, initiated_before):
+    """Open multipart uploads of a bucket started before a time; none if the
+    bucket does not exist."""
+    try:
+        for upload in open_multipart_uploads(client, bucket):
+            if upload["Initiated"] < initiated_before:
+                yield upload
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "NoSuchBucket":
+            raise
+
+
+def abort_multipart_upload(client: Any, bucket: str, key: str,
+                           upload_id: str) -> None:
+    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

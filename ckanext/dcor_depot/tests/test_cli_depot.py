@@ -138,3 +138,39 @@ def test_delete_source_refuses_files_the_site_keeps(cli, tmp_path,
         assert len(refused.output.strip().splitlines()) == 1
     assert os.path.isfile(depot_file) and os.path.islink(link)
     assert resources_of(other["id"]) == []
+
+
+def test_prune_refuses_uploads_that_may_be_in_flight(cli, s3_client,
+                                                     ckan_config,
+                                                     monkeypatch):
+    circle = factories.Organization()
+    bucket = circle_bucket(circle["id"])
+    s3_client.create_bucket(Bucket=bucket)
+    s3_client.create_multipart_upload(Bucket=bucket, Key="resource/in/flight")
+
+    def prune(days):
+        return cli.invoke(depot_cli.prune_stale_multipart_uploads,
+                          ["--initiated-before-days", str(days)])
+
+    # defaults: URLs expire after an hour, jobs after 6 hours
+    refused = prune(0)
+    lines = [l for l in refused.output.splitlines() if l.strip()]
+    assert refused.exit_code != 0
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    assert "--initiated-before-days" in lines[0] and "at least 1" in lines[0]
+
+    # a job may run for 3 days: 3 whole days are not more than that
+    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.job_timeout",
+                        str(3 * 24 * 3600))
+    assert "at least 4" in prune(3).output
+    assert prune(3).exit_code != 0
+    accepted = prune(4)
+    assert accepted.exit_code == 0, accepted.output
+    assert "0 stale multipart uploads found, 0 aborted" in accepted.output
+
+    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.job_timeout", "60")
+    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.upload_url_expiry",
+                        str(24 * 3600))
+    assert "at least 2" in prune(1).output
+    assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) \
+        == 1

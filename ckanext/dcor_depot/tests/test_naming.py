@@ -89,16 +89,6 @@ def test_parse_object_key(key, parsed):
     assert naming.parse_object_key(key) == parsed
 
 
-def test_object_url_round_trip():
-    url = naming.object_url("http://s3:7480/", "circle-1", "resource/a/b/c")
-    assert url == "http://s3:7480/circle-1/resource/a/b/c"
-    assert naming.parse_object_url("http://s3:7480", url) == \
-        ("circle-1", "resource/a/b/c")
-    assert naming.parse_object_url("http://other", url) is None
-    assert naming.parse_object_url("http://s3:7480", "http://s3:7480/b") \
-        is None
-
-
 def test_bucket_pattern():
     pattern = naming.bucket_pattern("t1-circle-{organization_id}")
     match = pattern.match("t1-circle-" + RID)
@@ -131,3 +121,41 @@ def test_client_parts_refuses_impossible_sizes():
         transfer_plan.client_parts(-1, 10)
     with pytest.raises(ValueError):
         transfer_plan.client_parts(10_001, 1)
+
+
+def test_our_object_keys_and_others():
+    for artifact in naming.ARTIFACTS:
+        key = naming.object_key(artifact, RID)
+        assert naming.parse_object_key(key) == (artifact, RID)
+    for key in ["notes.txt", "resource/abc", f"thumbnail/{RID[:3]}/"
+                f"{RID[3:6]}/{RID[6:]}", "resource/0A1/B2C/3D-4E5F-4A6B-8C7D-"
+                "9E0F1A2B3C4D", f"resource/{RID[:3]}/{RID[3:]}",
+                f"resource/{RID[:2]}/{RID[2:6]}/{RID[6:]}",
+                f"resource/{RID[:3]}/{RID[3:6]}/{RID[6:]}/x"]:
+        assert naming.parse_object_key(key) is None, key
+    key = naming.object_key("resource", RID)
+    url = naming.object_url("http://s3.example:7480/prefix", "circle-x", key)
+    assert naming.parse_object_url(url) == ("circle-x", key)
+    assert naming.parse_object_url("") is None
+    assert naming.parse_object_url("http://h/b/notes.txt") is None
+
+
+def test_uuids_and_temp_copies_in_names():
+    other = str(uuid.uuid4())
+    assert naming.uuids_in_name(f"run-{other}_{RID}_{other}.rtdc") == \
+        [other, RID, other]
+    assert naming.uuids_in_name("cells.rtdc") == []
+    assert naming.is_temp_copy_name(f".ds_{RID}_a.rtdc.part-0123456789ab")
+    for name in (f"ds_{RID}_a.rtdc", ".a.rtdc.part", ".a.part-xyz",
+                 ".a.rtdc.link-0123456789ab"):
+        assert not naming.is_temp_copy_name(name), name
+
+
+def test_smallest_safe_prune_age():
+    from ckanext.dcor_depot.workflows.stale_uploads import \
+        smallest_safe_age_days
+
+    day = 24 * 3600
+    assert smallest_safe_age_days(3600, 21600) == 1
+    assert smallest_safe_age_days(day, 60) == 2  # must exceed, not equal
+    assert smallest_safe_age_days(60, 3 * day + 1) == 4

@@ -23,7 +23,10 @@ from .helpers import (file_sha256, make_circle_and_user, upload_resource,
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
-    pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
+    # s3_client: every test's buckets go when it ends, so a left-over public
+    # object never shows up in another test's reconcile
+    pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins",
+                            "s3_client"),
 ]
 
 

@@ -92,8 +92,10 @@ def test_non_canonical_ids(app):
 def test_run_jobs_reports_a_bad_id_and_goes_on(app, worker_ini):
     user, circle, dataset, token = make_circle_and_user()
     good = upload_resource(app, token, dataset["id"], b"good cells")
-    # a row from before ids were checked
-    package = model.Package.get(dataset["id"])
+    # a row from before ids were checked, in a dataset of its own (CKAN
+    # 2.11 refuses to update a dataset holding one)
+    legacy_dataset = factories.Dataset(owner_org=circle["id"], user=user)
+    package = model.Package.get(legacy_dataset["id"])
     legacy = model.Resource(package_id=package.id, url="legacy.rtdc",
                             url_type="upload", name="legacy.rtdc")
     legacy.id = "LEGACY-ID"

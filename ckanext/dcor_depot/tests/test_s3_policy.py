@@ -19,12 +19,12 @@ def test_policy_allows_anonymous_get_only_of_tagged_objects(
                             bucket, key)
 
     assert requests.get(url, timeout=10).status_code == 403
-    assert s3.set_public(s3_client, bucket, key, True)
-    assert not s3.set_public(s3_client, bucket, key, True)
+    assert s3.update_tags(s3_client, bucket, key, public=True)
+    assert not s3.update_tags(s3_client, bucket, key, public=True)
     response = requests.get(url, timeout=10)
     assert response.status_code == 200 and response.content == b"cells"
     assert s3.is_public(s3_client, bucket, key)
-    assert s3.set_public(s3_client, bucket, key, False)
+    assert s3.update_tags(s3_client, bucket, key, public=False)
     assert requests.get(url, timeout=10).status_code == 403
 
 
@@ -34,7 +34,7 @@ def test_untagging_keeps_other_tags(s3_client, ckan_config):
     s3.ensure_bucket(s3_client, bucket)
     s3_client.put_object(Bucket=bucket, Key="k", Body=b"x",
                          Tagging="origin=figshare")
-    s3.set_public(s3_client, bucket, "k", True)
-    s3.set_public(s3_client, bucket, "k", False)
+    s3.update_tags(s3_client, bucket, "k", public=True)
+    s3.update_tags(s3_client, bucket, "k", public=False)
     tags = s3_client.get_object_tagging(Bucket=bucket, Key="k")["TagSet"]
     assert tags == [{"Key": "origin", "Value": "figshare"}]

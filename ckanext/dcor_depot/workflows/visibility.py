@@ -67,7 +67,7 @@ def recorded_location(resource: dict[str, Any]) -> Location | None:
     url = resource.get("s3_url") or extras.get("s3_url")
     if not url:
         return None
-    return naming.parse_object_url(dcor_config.s3_endpoint_url(), url)
+    return naming.parse_object_url(url)
 
 
 def locations(resource: dict[str, Any], owner_org: str | None,
