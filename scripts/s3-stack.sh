@@ -36,20 +36,94 @@ healthy() {
   timeout 20 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 || return 1
 }
 
+# The program of each daemon, by the name of its pid file (run/NAME.pid).
+daemon_program() {
+  case "$1" in
+    mon.*) echo ceph-mon ;;
+    osd.*) echo ceph-osd ;;
+    mgr.*) echo ceph-mgr ;;
+    client.rgw.*) echo radosgw ;;
+    *) return 1 ;;
+  esac
+}
+
+# pid_is_ours PID NAME: PID runs the program of daemon NAME with this stack's
+# ceph.conf. A stale pid file can name a pid that another process got since,
+# and other stacks (the main one, other clones) run the same programs.
+pid_is_ours() {
+  local pid="$1" program args i
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  program="$(daemon_program "$2")" || return 1
+  # a zombie has an empty cmdline: it is gone
+  mapfile -d "" -t args 2>/dev/null < "/proc/$pid/cmdline" || return 1
+  [ "${#args[@]}" -ge 3 ] && [ "${args[0]##*/}" = "$program" ] || return 1
+  for ((i = 1; i < ${#args[@]}; i++)); do
+    if [ "${args[i-1]}" = "-c" ] && [ "${args[i]}" = "$CONF" ]; then return 0; fi
+  done
+  return 1
+}
+
+# daemon_alive NAME: the pid in run/NAME.pid runs that daemon of this stack.
+daemon_alive() {
+  local pid
+  pid="$(cat "$CEPH_DIR/run/$1.pid" 2>/dev/null)" || return 1
+  pid_is_ours "$pid" "$1"
+}
+
+# stop_pidfiles PIDFILE...: stops the daemons named by these pid files, and
+# only them (never by pattern): SIGTERM, a bounded wait, SIGKILL as the last
+# resort. Fails if one of them still runs.
+stop_pidfiles() {
+  local pidfile name pid pids=() names=() i left deadline signal
+  for pidfile in "$@"; do
+    [ -f "$pidfile" ] || continue
+    name="$(basename "$pidfile" .pid)"
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if pid_is_ours "$pid" "$name"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$name")
+    else
+      rm -f "$pidfile"  # stale: its process is gone or is not ours
+    fi
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  for signal in TERM KILL; do
+    if [ "$signal" = KILL ]; then
+      for i in "${!pids[@]}"; do
+        if pid_is_ours "${pids[i]}" "${names[i]}"; then
+          log "${names[i]} (pid ${pids[i]}) ignored SIGTERM; sending SIGKILL"
+          kill -KILL "${pids[i]}" 2>/dev/null || true
+        fi
+      done
+    fi
+    # an osd whose mon is gone waits a few seconds before it exits
+    deadline=$((SECONDS + 20))
+    while :; do
+      left=0
+      for i in "${!pids[@]}"; do
+        if pid_is_ours "${pids[i]}" "${names[i]}"; then left=1; fi
+      done
+      [ "$left" = 1 ] && [ "$SECONDS" -lt "$deadline" ] || break
+      sleep 0.2
+    done
+    [ "$left" = 1 ] || break
+  done
+  for i in "${!pids[@]}"; do
+    if pid_is_ours "${pids[i]}" "${names[i]}"; then
+      log "${names[i]} (pid ${pids[i]}) still runs after SIGKILL"
+      return 1
+    fi
+    rm -f "$CEPH_DIR/run/${names[i]}.pid"
+  done
+}
+
 stop_daemons() {
-  local pidfile
-  for pidfile in "$CEPH_DIR"/run/*.pid; do
-    [ -f "$pidfile" ] || continue
-    kill "$(cat "$pidfile")" 2>/dev/null || true
-  done
-  # give them a moment, then make sure
-  sleep 1
-  for pidfile in "$CEPH_DIR"/run/*.pid; do
-    [ -f "$pidfile" ] || continue
-    kill -9 "$(cat "$pidfile")" 2>/dev/null || true
-    rm -f "$pidfile"
-  done
-  pkill -9 -f -- "-c $CONF" 2>/dev/null || true
+  [ -d "$CEPH_DIR/run" ] || return 0
+  # in the reverse order of their start: radosgw stops slowly (20 s and
+  # more) if the osd goes first, and an osd waits for a mon that is gone
+  stop_pidfiles "$CEPH_DIR"/run/client.rgw.*.pid || return 1
+  stop_pidfiles "$CEPH_DIR"/run/mgr.*.pid "$CEPH_DIR"/run/osd.*.pid || return 1
+  stop_pidfiles "$CEPH_DIR"/run/mon.*.pid
 }
 
 write_conf() {
@@ -100,7 +174,7 @@ CONF
 
 bootstrap() {
   log "bootstrapping a single-node ceph in $CEPH_DIR"
-  stop_daemons
+  stop_daemons || { log "could not stop the daemons of $CEPH_DIR"; exit 1; }
   rm -rf "$CEPH_DIR"
   mkdir -p "$CEPH_DIR"/{run,log,mon/a,mgr/a,osd/0,rgw/a}
   local fsid
@@ -147,7 +221,9 @@ cmd_env() {
 
 case "${1:-}" in
   up) cmd_up ;;
-  down) stop_daemons; log "stopped" ;;
+  down)
+    stop_daemons || { log "could not stop the daemons of $CEPH_DIR"; exit 1; }
+    log "stopped" ;;
   status) if healthy; then echo "up $ENDPOINT"; else echo "down"; exit 1; fi ;;
   env) cmd_env ;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
