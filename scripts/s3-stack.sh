@@ -2,7 +2,8 @@
 # A single-node Ceph radosgw on loopback: the real S3 server of the dev and test stack.
 # Usage: s3-stack.sh up|down|status|env
 # memstore keeps objects in RAM, so a restart starts from an empty store.
-set -euo pipefail
+# -E: the ERR trap below also reports failures inside functions.
+set -Eeuo pipefail
 
 STACK_DIR="${DCOR_STACK_DIR:-/var/lib/dcor-depot-stack}"
 CEPH_DIR="$STACK_DIR/ceph"
@@ -12,10 +13,16 @@ RGW_PORT="${DCOR_S3_PORT:-7480}"
 ACCESS_KEY="${DCOR_S3_ACCESS_KEY:-DCORDEVACCESSKEY0001}"
 SECRET_KEY="${DCOR_S3_SECRET_KEY:-dcor-dev-secret-key-0000000000000000000001}"
 ENDPOINT="http://127.0.0.1:$RGW_PORT"
+# where a bootstrap step writes its output (set by bootstrap)
+STEP_OUT=""
 # Bump when the ceph.conf below changes, so that `up` rebuilds the store.
 CONF_VERSION=2
 
 log() { echo "[s3-stack] $*" >&2; }
+
+# Every failure says where it happened: a ceph tool that fails under `set -e`
+# otherwise ends the script with its bare exit code (250 was seen) and no word.
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 install_packages() {
   if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null \
@@ -23,17 +30,28 @@ install_packages() {
     return
   fi
   log "installing ceph-mon ceph-osd ceph-mgr radosgw from Debian"
-  apt-get update -qq
+  apt-get update -qq || { log "apt-get update failed"; exit 1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime >/dev/null
+    ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime >/dev/null \
+    || { log "installing the ceph packages failed"; exit 1; }
+}
+
+# The ceph CLI waits for a mon for minutes (client_mount_timeout) when none
+# answers: bound each call twice, by the client and from outside.
+ceph_cli() { timeout -k 5 40 ceph -c "$CONF" --connect-timeout 15 "$@"; }
+
+# radosgw answers, and it is radosgw: another program on the port (an HTTP
+# server, a stale process) sends no S3 request id.
+rgw_answers() {
+  curl -sS -m 5 -D - -o /dev/null "$ENDPOINT" 2>/dev/null | grep -qi '^x-amz-request-id:'
 }
 
 # The stack is healthy when radosgw answers an authenticated request with our keys.
 healthy() {
   [ -f "$CONF" ] || return 1
   [ "$(cat "$CEPH_DIR/conf-version" 2>/dev/null)" = "$CONF_VERSION" ] || return 1
-  curl -fsS -m 5 -o /dev/null "$ENDPOINT" 2>/dev/null || return 1
-  timeout 20 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 || return 1
+  rgw_answers || return 1
+  timeout -k 5 20 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 || return 1
 }
 
 # The program of each daemon, by the name of its pid file (run/NAME.pid).
@@ -172,33 +190,138 @@ rgw_gc_processor_max_time = 5
 CONF
 }
 
-bootstrap() {
-  log "bootstrapping a single-node ceph in $CEPH_DIR"
-  stop_daemons || { log "could not stop the daemons of $CEPH_DIR"; exit 1; }
-  rm -rf "$CEPH_DIR"
-  mkdir -p "$CEPH_DIR"/{run,log,mon/a,mgr/a,osd/0,rgw/a}
-  local fsid
-  fsid="$(cat /proc/sys/kernel/random/uuid)"
-  write_conf "$fsid"
-  monmaptool --create --clobber --fsid "$fsid" --addv a "[v1:127.0.0.1:$MON_PORT]" \
-    "$CEPH_DIR/monmap" >/dev/null
-  ceph-mon -c "$CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap"
-  ceph-mon -c "$CONF" -i a
-  local osd_uuid
-  osd_uuid="$(cat /proc/sys/kernel/random/uuid)"
-  ceph -c "$CONF" osd new "$osd_uuid" 0 >/dev/null
-  ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >/dev/null 2>&1
-  ceph-osd -c "$CONF" -i 0 2>/dev/null
-  ceph-mgr -c "$CONF" -i a
-  radosgw -c "$CONF" -n client.rgw.a
-  local i
-  for i in $(seq 1 120); do
-    if curl -fsS -o /dev/null "$ENDPOINT" 2>/dev/null; then break; fi
+# note STEP STARTED: the time each step took goes into log/bootstrap.log, to
+# see where a slow bootstrap spends it.
+note() { echo "$(date +%T) $1: $((SECONDS - $2)) s" >> "$CEPH_DIR/log/bootstrap.log"; }
+
+# fail STEP NAME WHAT: one line naming the failed bootstrap step, the end of
+# the log of daemon NAME and of the step's own output; then stops what this
+# bootstrap started and exits.
+fail() {
+  local step="$1" name="$2" what="$3" daemon_log="$CEPH_DIR/log/$2.log"
+  log "bootstrap step '$step' failed ($what); last lines of $daemon_log:"
+  tail -n 20 "$daemon_log" 2>/dev/null | sed 's/^/    /' >&2 || true
+  if [ -s "$STEP_OUT" ]; then
+    log "output of the step ($STEP_OUT):"
+    tail -n 20 "$STEP_OUT" | sed 's/^/    /' >&2
+  fi
+  stop_daemons || true
+  exit 1
+}
+
+# step NAME LOGNAME TRIES CMD...: runs CMD until it succeeds, at most TRIES
+# times a second apart, its output in $STEP_OUT; else fail. CMD bounds its own
+# time (timeout).
+step() {
+  local name="$1" daemon="$2" tries="$3" i rc began=$SECONDS; shift 3
+  for ((i = 1; ; i++)); do
+    rc=0
+    "$@" >"$STEP_OUT" 2>&1 || rc=$?
+    if [ "$rc" = 0 ]; then note "$name" "$began"; return 0; fi
+    [ "$i" -lt "$tries" ] || fail "$name" "$daemon" "exit $rc after $i tries"
+    sleep 1
+  done
+}
+
+# start_daemon STEP NAME SECONDS PROBE CMD...: CMD forks daemon NAME into the
+# background (it writes run/NAME.pid); PROBE must then succeed within SECONDS.
+# A daemon that died is started once more; one that runs but does not answer
+# in time is a failure.
+start_daemon() {
+  local name="$1" daemon="$2" secs="$3" probe="$4" try rc started began=$SECONDS; shift 4
+  for try in 1 2; do
+    rc=0
+    timeout -k 5 60 "$@" >"$STEP_OUT" 2>&1 || rc="exit $?"
+    if [ "$rc" = 0 ]; then
+      started=$SECONDS
+      until "$probe"; do
+        # the pid file can come a moment after the fork
+        if ! daemon_alive "$daemon" && [ $((SECONDS - started)) -ge 5 ]; then
+          rc="$daemon exited"; break
+        fi
+        if [ $((SECONDS - started)) -ge "$secs" ]; then
+          fail "$name" "$daemon" "$daemon runs but did not answer within ${secs}s"
+        fi
+        sleep 0.5
+      done
+      if [ "$rc" = 0 ]; then note "$name" "$began"; return 0; fi
+    fi
+    stop_pidfiles "$CEPH_DIR/run/$daemon.pid" || true
+    [ "$try" = 2 ] || sleep 1
+  done
+  fail "$name" "$daemon" "$rc, twice"
+}
+
+# port_free PORT WHO: nothing listens on 127.0.0.1:PORT, which WHO needs.
+port_free() {
+  if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+    log "port 127.0.0.1:$1, needed by $2, is taken by another program:"
+    if command -v ss >/dev/null; then ss -Hltnp "sport = :$1" | sed 's/^/    /' >&2 || true; fi
+    log "stop it, or choose other ports (DCOR_S3_PORT, DCOR_CEPH_MON_PORT)"
+    exit 1
+  fi
+}
+
+# The probes each bootstrap step waits for, each bounded.
+mon_answers() { ceph_cli mon stat >/dev/null 2>&1; }
+osd_up() { ceph_cli osd stat -f json 2>/dev/null | grep -q '"num_up_osds":1,'; }
+mgr_started() { daemon_alive mgr.a; }
+mgr_available() { ceph_cli mgr stat 2>/dev/null | grep -q '"available": true'; }
+
+# wait_for SECONDS PROBE: PROBE succeeds within SECONDS.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  until "$2"; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "no answer within $1 s"; return 1; }
     sleep 0.5
   done
+}
+
+mon_mkfs() {
+  find "$CEPH_DIR/mon/a" -mindepth 1 -delete &&
+  timeout -k 5 60 ceph-mon -c "$CONF" --mkfs -i a --monmap "$CEPH_DIR/monmap"
+}
+
+osd_mkfs() {
+  find "$CEPH_DIR/osd/0" -mindepth 1 -delete &&
+  timeout -k 5 120 ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$1"
+}
+
+# idempotent, so that a try after a timed-out one does not fail on "exists"
+user_create() {
+  timeout -k 5 30 radosgw-admin -c "$CONF" user info --uid=dcor-dev >/dev/null 2>&1 ||
+  timeout -k 5 30 radosgw-admin -c "$CONF" user create --uid=dcor-dev \
+    --display-name="DCOR dev" --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null
+}
+
+bootstrap() {
+  local began=$SECONDS
+  log "bootstrapping a single-node ceph in $CEPH_DIR"
+  stop_daemons || { log "could not stop the daemons of $CEPH_DIR"; exit 1; }
+  port_free "$MON_PORT" ceph-mon
+  port_free "$RGW_PORT" radosgw
+  rm -rf "$CEPH_DIR"
+  mkdir -p "$CEPH_DIR"/{run,log,mon/a,mgr/a,osd/0,rgw/a}
+  STEP_OUT="$CEPH_DIR/log/bootstrap-step.out"
+  local fsid osd_uuid
+  fsid="$(cat /proc/sys/kernel/random/uuid)"
+  osd_uuid="$(cat /proc/sys/kernel/random/uuid)"
+  write_conf "$fsid"
+  step monmaptool mon.a 3 timeout -k 5 30 monmaptool --create --clobber --fsid "$fsid" \
+    --addv a "[v1:127.0.0.1:$MON_PORT]" "$CEPH_DIR/monmap"
+  step "mon mkfs" mon.a 3 mon_mkfs
+  start_daemon "mon start" mon.a 60 mon_answers ceph-mon -c "$CONF" -i a
+  # the same uuid and id again is a no-op for the mon, so a retry is safe
+  step "ceph osd new" mon.a 5 ceph_cli osd new "$osd_uuid" 0
+  step "osd mkfs" osd.0 3 osd_mkfs "$osd_uuid"
+  start_daemon "osd start" osd.0 90 osd_up ceph-osd -c "$CONF" -i 0
+  # radosgw needs no mgr: the mgr comes up while radosgw creates its pools
+  start_daemon "mgr start" mgr.a 30 mgr_started ceph-mgr -c "$CONF" -i a
+  start_daemon "radosgw start" client.rgw.a 120 rgw_answers radosgw -c "$CONF" -n client.rgw.a
+  step "mgr available" mgr.a 1 wait_for 60 mgr_available
+  step "radosgw user create" client.admin 5 user_create
   echo "$CONF_VERSION" > "$CEPH_DIR/conf-version"
-  radosgw-admin -c "$CONF" user create --uid=dcor-dev --display-name="DCOR dev" \
-    --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null
+  log "bootstrap took $((SECONDS - began)) s"
 }
 
 cmd_up() {
