@@ -26,13 +26,15 @@ trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 install_packages() {
   if command -v radosgw >/dev/null && command -v ceph-mon >/dev/null \
-      && command -v ceph-osd >/dev/null && command -v ceph-mgr >/dev/null; then
+      && command -v ceph-osd >/dev/null && command -v ceph-mgr >/dev/null \
+      && command -v curl >/dev/null; then
     return
   fi
-  log "installing ceph-mon ceph-osd ceph-mgr radosgw from Debian"
+  log "installing ceph-mon ceph-osd ceph-mgr radosgw curl from Debian"
   apt-get update -qq || { log "apt-get update failed"; exit 1; }
+  # curl: the probe of radosgw; without it a started radosgw seems silent
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime >/dev/null \
+    ceph-mon ceph-osd ceph-mgr radosgw uuid-runtime curl >/dev/null \
     || { log "installing the ceph packages failed"; exit 1; }
 }
 
