@@ -315,8 +315,15 @@ bootstrap() {
   start_daemon "mon start" mon.a 60 mon_answers ceph-mon -c "$CONF" -i a
   # the same uuid and id again is a no-op for the mon, so a retry is safe
   step "ceph osd new" mon.a 5 ceph_cli osd new "$osd_uuid" 0
+  # The osd places itself in the crush map when it starts, but it can send
+  # that command before it has the monmap, with fsid 0; with auth none that
+  # race is often lost: "mon_cmd_maybe_osd_create fail: 'wrong fsid'" and
+  # exit 250. So the osd is placed here, and told not to do it at start.
+  step "osd crush create-or-move" mon.a 5 ceph_cli osd crush create-or-move osd.0 1 root=default
   step "osd mkfs" osd.0 3 osd_mkfs "$osd_uuid"
-  start_daemon "osd start" osd.0 90 osd_up ceph-osd -c "$CONF" -i 0
+  # on the command line, not in ceph.conf: running stacks need no rebuild
+  start_daemon "osd start" osd.0 90 osd_up ceph-osd -c "$CONF" -i 0 \
+    --osd_crush_update_on_start=false --osd_class_update_on_start=false
   # radosgw needs no mgr: the mgr comes up while radosgw creates its pools
   start_daemon "mgr start" mgr.a 30 mgr_started ceph-mgr -c "$CONF" -i a
   start_daemon "radosgw start" client.rgw.a 120 rgw_answers radosgw -c "$CONF" -n client.rgw.a
