@@ -43,9 +43,10 @@ install_packages() {
 ceph_cli() { timeout -k 5 40 ceph -c "$CONF" --connect-timeout 15 "$@"; }
 
 # radosgw answers, and it is radosgw: another program on the port (an HTTP
-# server, a stale process) sends no S3 request id.
+# server, a stale process) sends no S3 request id. (grep without -q: under
+# pipefail, curl cut off by an early exit of grep would fail the probe.)
 rgw_answers() {
-  curl -sS -m 5 -D - -o /dev/null "$ENDPOINT" 2>/dev/null | grep -qi '^x-amz-request-id:'
+  curl -sS -m 5 -D - -o /dev/null "$ENDPOINT" 2>/dev/null | grep -i '^x-amz-request-id:' >/dev/null
 }
 
 # The stack is healthy when radosgw answers an authenticated request with our keys.
@@ -264,11 +265,12 @@ port_free() {
   fi
 }
 
-# The probes each bootstrap step waits for, each bounded.
+# The probes each bootstrap step waits for, each bounded. Their greps read
+# all input (no -q): with pipefail, a writer cut off early fails the probe.
 mon_answers() { ceph_cli mon stat >/dev/null 2>&1; }
-osd_up() { ceph_cli osd stat -f json 2>/dev/null | grep -q '"num_up_osds":1,'; }
+osd_up() { ceph_cli osd stat -f json 2>/dev/null | grep '"num_up_osds":1,' >/dev/null; }
 mgr_started() { daemon_alive mgr.a; }
-mgr_available() { ceph_cli mgr stat 2>/dev/null | grep -q '"available": true'; }
+mgr_available() { ceph_cli mgr stat 2>/dev/null | grep '"available": true' >/dev/null; }
 
 # wait_for SECONDS PROBE: PROBE succeeds within SECONDS.
 wait_for() {
