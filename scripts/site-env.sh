@@ -38,6 +38,8 @@ site_prepare() {
   fi
   "$CKAN" -c "$INI" db init >"$STATE/db-init.log" 2>&1 \
     || { echo "ckan db init failed, see $STATE/db-init.log" >&2; return 1; }
+  "$CKAN" -c "$INI" db upgrade -p dcor_depot >"$STATE/db-upgrade.log" 2>&1 \
+    || { echo "ckan db upgrade -p dcor_depot failed, see $STATE/db-upgrade.log" >&2; return 1; }
   "$CKAN" -c "$INI" user add admin email=admin@localhost \
     password=dcor-dev-admin >/dev/null 2>&1 || true
   "$CKAN" -c "$INI" sysadmin add admin >/dev/null 2>&1 || true

@@ -160,6 +160,14 @@ db_init() {
   echo "$stamp" > "$stamp_file"
 }
 
+# The extension's own tables (its Alembic migrations); a no-op when they
+# are up to date, so it runs on every `up`.
+plugin_db_upgrade() {
+  local ini="$1" db="$2" log_file="$VENV/db-upgrade-dcor_depot-$2.log"
+  (cd "$REPO" && "$VENV/bin/ckan" -c "$ini" db upgrade -p dcor_depot >"$log_file" 2>&1) \
+    || { tail -n 20 "$log_file" >&2; log "ckan db upgrade -p dcor_depot failed, see $log_file"; exit 1; }
+}
+
 cmd_up() {
   debian_packages
   pg_up
@@ -175,6 +183,7 @@ cmd_up() {
         "$REPO/test.ini" > "$TEST_INI"
   fi
   db_init "$TEST_INI" "$TEST_DB"
+  plugin_db_upgrade "$TEST_INI" "$TEST_DB"
   log "stack is up (venv: $VENV)"
 }
 

@@ -6,7 +6,7 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from . import config as dcor_config
-from . import jobs, pipeline
+from . import db, jobs, pipeline
 from .logic import action, auth
 from .cli import get_commands
 from .downloads import views as download_views
@@ -44,6 +44,9 @@ class DCORDepotPlugin(p.SingletonPlugin):
         row = model.Session.get(model.Resource, resource.get("id") or "")
         if row is not None:
             context["dcor_depot_deleted_from"] = row.package_id
+            # committed with the deletion (after_resource_delete comes after
+            # the commit); a deletion that fails leaves a harmless record
+            db.record_deletion("resource", row.id)
 
     def after_resource_delete(self, context, resources):
         # the deleted resource's objects lose their public tag and its
@@ -100,6 +103,10 @@ class DCORDepotPlugin(p.SingletonPlugin):
                                   pkg_dict["id"])
 
     def after_dataset_update(self, context, pkg_dict):
+        before = context.get("original_package") or {}
+        if pkg_dict.get("state") == "deleted" and \
+                before.get("state") != "deleted" and pkg_dict.get("id"):
+            db.record_deletion("dataset", pkg_dict["id"])
         if context.get("is_background_job"):
             return
         if not context.get("dcor_depot_resource_change") or \
@@ -124,6 +131,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
         jobs.enqueue_after_commit(jobs.enqueue_visibility_job, pkg_dict["id"])
 
     def after_dataset_delete(self, context, pkg_dict):
+        if pkg_dict.get("id"):
+            db.record_deletion("dataset", pkg_dict["id"])
         # a deleted dataset is not public: its objects lose the tag
         if pkg_dict.get("id") and dcor_config.s3_enabled():
             jobs.enqueue_after_commit(jobs.enqueue_visibility_job,

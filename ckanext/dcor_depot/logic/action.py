@@ -7,7 +7,7 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
-from .. import jobs
+from .. import db, jobs
 from ..workflows import direct_upload, visibility
 from . import resource_guard, schema
 
@@ -86,13 +86,19 @@ def dataset_purge(up_func, context, data_dict):
     return up_func(context, data_dict)
 
 
-def _bulk_update(up_func, context, data_dict):
+def _bulk_update(up_func, context, data_dict, deleting: bool = False):
     result = up_func(context, data_dict)
     # CKAN 2.11 updates these rows by SQL without calling any hook
-    for dataset_id in data_dict.get("datasets") or []:
-        package = model.Package.get(dataset_id)
-        if package is not None:
-            jobs.enqueue_visibility_job(package.id)
+    packages = [package for package in map(model.Package.get,
+                                           data_dict.get("datasets") or [])
+                if package is not None]
+    if deleting:
+        for package in packages:
+            if package.state == "deleted":
+                db.record_deletion("dataset", package.id)
+        model.repo.commit()
+    for package in packages:
+        jobs.enqueue_visibility_job(package.id)
     return result
 
 
@@ -108,4 +114,4 @@ def bulk_update_public(up_func, context, data_dict):
 
 @tk.chained_action
 def bulk_update_delete(up_func, context, data_dict):
-    return _bulk_update(up_func, context, data_dict)
+    return _bulk_update(up_func, context, data_dict, deleting=True)

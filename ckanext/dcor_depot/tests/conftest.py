@@ -57,6 +57,14 @@ def s3_settings() -> dict[str, str]:
 
 
 @pytest.fixture
+def clean_db(reset_db, migrate_db_for):
+    """CKAN's clean database plus this extension's own tables: a reset
+    drops every table, and only core migrations run again."""
+    reset_db()
+    migrate_db_for("dcor_depot")
+
+
+@pytest.fixture
 def dcor_paths(ckan_config, monkeypatch, tmp_path):
     """A fresh storage_path, depots_path and tmp_dir, plus the S3 settings."""
     paths = {

@@ -60,7 +60,24 @@ def object_exists(s3_client, bucket, key):
 
 
 def backdate(table, row_id, days):
-    """Pretend the row was last modified (deleted) `days` ago."""
+    """Pretend the row was deleted `days` ago: the deletion time the
+    extension recorded (and, for deletions from before it kept them, the
+    row's metadata_modified)."""
+    when = datetime.datetime.utcnow() - datetime.timedelta(days=days)
+    kind = {"package": "dataset", "resource": "resource"}[table]
+    model.Session.execute(
+        sa.text(f"UPDATE {table} SET metadata_modified = :when "
+                "WHERE id = :id"), {"when": when, "id": row_id})
+    model.Session.execute(
+        sa.text("UPDATE dcor_depot_deletion SET deleted_at = :when "
+                "WHERE kind = :kind AND entity_id = :id"),
+        {"when": when, "kind": kind, "id": row_id})
+    model.Session.commit()
+
+
+def backdate_edit(table, row_id, days):
+    """Only the last edit lies `days` back (CKAN's deletions leave
+    metadata_modified alone)."""
     when = datetime.datetime.utcnow() - datetime.timedelta(days=days)
     model.Session.execute(
         sa.text(f"UPDATE {table} SET metadata_modified = :when "
@@ -187,6 +204,38 @@ def test_deleted_resource_stays_for_the_grace_period(cli, app, run_worker,
     backdate("resource", deleted["resource"]["id"], days=31)
     assert "2 orphans found, 2 removed" in orphans(cli, "--delete")
     assert not os.path.exists(deleted["file"])
+
+
+def test_grace_counts_from_the_deletion_not_the_last_edit(cli, app,
+                                                         run_worker,
+                                                         s3_client):
+    """A dataset last edited 60 days ago and deleted now is restorable for
+    the whole grace period (CKAN's package_delete keeps metadata_modified)."""
+    deleted = stored(app, run_worker)
+    backdate_edit("package", deleted["dataset"]["id"], days=60)
+    backdate_edit("resource", deleted["resource"]["id"], days=60)
+    tk.get_action("package_delete")(SYSADMIN,
+                                    {"id": deleted["dataset"]["id"]})
+    assert "0 orphans found, 0 removed" in orphans(cli, "--delete")
+    assert os.path.isfile(deleted["file"])
+    assert object_exists(s3_client, deleted["bucket"], deleted["key"])
+
+
+def test_deleted_resource_whose_row_ckan_removed(cli, app, run_worker,
+                                                 s3_client):
+    """CKAN drops the rows of deleted resources at the dataset's next
+    update; the recorded deletion still protects the files for the grace
+    period."""
+    deleted = stored(app, run_worker)
+    tk.get_action("resource_delete")(SYSADMIN,
+                                     {"id": deleted["resource"]["id"]})
+    tk.get_action("package_patch")(SYSADMIN, {"id": deleted["dataset"]["id"],
+                                              "title": "edited"})
+    assert model.Session.get(model.Resource,
+                             deleted["resource"]["id"]) is None
+    assert "0 orphans found" in orphans(cli, "--delete")
+    assert os.path.isfile(deleted["file"])
+    assert object_exists(s3_client, deleted["bucket"], deleted["key"])
 
 
 def test_grace_days_setting(cli, app, run_worker, ckan_config, monkeypatch):

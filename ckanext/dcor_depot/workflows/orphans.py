@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import ckan.model as model
 
 from .. import config as dcor_config
+from .. import db
 from .. import naming, pipeline
 from ..storage import depot, s3
 from .circles import circle_buckets
@@ -68,9 +69,9 @@ def still_restorable(state: str, modified: datetime.datetime | None,
     ago (a sysadmin may restore it). Purged rows do not exist at all."""
     if state != "deleted":
         return True
-    # CKAN records no deletion time, so the row's metadata_modified (naive
-    # UTC) stands for it. package_delete and resource_delete do not update
-    # it: it is the last edit before the deletion, never later than it.
+    # `modified` is the deletion time this extension recorded (naive UTC);
+    # for deletions from before it kept them, the row's metadata_modified,
+    # the last edit before the deletion, stands in
     if modified is None:
         return True
     return now - modified < datetime.timedelta(days=grace_days)
@@ -116,13 +117,20 @@ def _records(*conditions: Any) -> list[ResourceRecord]:
         model.Group.name.label("circle_name"),
     ).join(package, package.id == resource.package_id).outerjoin(
         model.Group, model.Group.id == package.owner_org).filter(*conditions)
+    rows = list(rows)
+    resources_deleted = db.deletion_times(
+        "resource", [row.id for row in rows if row.state == "deleted"])
+    datasets_deleted = db.deletion_times(
+        "dataset", [row.pid for row in rows if row.dataset_state == "deleted"])
     return [ResourceRecord(
         rid=row.id, name=row.name, url=row.url,
         s3_url=(row.extras or {}).get("s3_url"), state=row.state,
-        modified=row.metadata_modified, pid=row.pid,
-        dataset_name=row.dataset_name, dataset_state=row.dataset_state,
-        dataset_modified=row.dataset_modified, owner_org=row.owner_org,
-        creator_user_id=row.creator_user_id, circle_name=row.circle_name)
+        modified=resources_deleted.get(row.id, row.metadata_modified),
+        pid=row.pid, dataset_name=row.dataset_name,
+        dataset_state=row.dataset_state,
+        dataset_modified=datasets_deleted.get(row.pid, row.dataset_modified),
+        owner_org=row.owner_org, creator_user_id=row.creator_user_id,
+        circle_name=row.circle_name)
         for row in rows]
 
 
@@ -186,7 +194,16 @@ class OrphanSearch:
         now = datetime.datetime.utcnow()
         return any(is_live(record, self.grace_days, now)
                    and bucket in buckets_holding(record)
-                   for record in _records(model.Resource.id == rid))
+                   for record in _records(model.Resource.id == rid)) or \
+            self.deleted_row_in_grace([rid], now)
+
+    def deleted_row_in_grace(self, rids: list[str],
+                             now: datetime.datetime) -> bool:
+        """CKAN removes the rows of deleted resources at the dataset's next
+        update; the deletion this extension recorded still protects their
+        files until the grace period has passed."""
+        return any(now - deleted < datetime.timedelta(days=self.grace_days)
+                   for deleted in db.deletion_times("resource", rids).values())
 
     # depot files
 
@@ -224,6 +241,9 @@ class OrphanSearch:
     def file_needed(self, path: str, records: list[ResourceRecord],
                     expected_path: Callable[[ResourceRecord], str]) -> bool:
         now = datetime.datetime.utcnow()
+        if self.deleted_row_in_grace(
+                naming.uuids_in_name(os.path.basename(path)), now):
+            return True
         for record in records:
             if not is_live(record, self.grace_days, now):
                 continue

@@ -1,0 +1,46 @@
+"""Tables of this extension (made by its Alembic migrations in
+migration/dcor_depot/: `ckan db upgrade -p dcor_depot`) and their queries.
+
+They live in a MetaData of their own, not CKAN's, so CKAN's create_all and
+delete_all leave them alone.
+"""
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from ckan import model
+
+metadata = sa.MetaData()
+
+deletion_table = sa.Table(
+    "dcor_depot_deletion", metadata,
+    sa.Column("kind", sa.UnicodeText, primary_key=True),  # dataset, resource
+    sa.Column("entity_id", sa.UnicodeText, primary_key=True),
+    sa.Column("deleted_at", sa.DateTime, nullable=False),
+)
+
+
+def record_deletion(kind: str, entity_id: str) -> None:
+    """Note in the current transaction that a dataset or resource was
+    deleted now (a second deletion after a restore moves the time on)."""
+    now = datetime.datetime.utcnow()
+    statement = insert(deletion_table).values(
+        kind=kind, entity_id=entity_id, deleted_at=now)
+    model.Session.execute(statement.on_conflict_do_update(
+        index_elements=["kind", "entity_id"], set_={"deleted_at": now}))
+
+
+def deletion_times(kind: str, entity_ids: list[str]
+                   ) -> dict[str, datetime.datetime]:
+    """entity id -> when it was deleted, for those with a record."""
+    if not entity_ids:
+        return {}
+    query = sa.select(deletion_table.c.entity_id,
+                      deletion_table.c.deleted_at).where(
+        deletion_table.c.kind == kind,
+        deletion_table.c.entity_id.in_(entity_ids))
+    with model.meta.engine.connect() as connection:
+        return dict(connection.execute(query).all())
