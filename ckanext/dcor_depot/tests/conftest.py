@@ -57,11 +57,20 @@ def s3_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def clean_db(reset_db, migrate_db_for):
+def clean_db(reset_db):
     """CKAN's clean database plus this extension's own tables: a reset
-    drops every table, and only core migrations run again."""
+    drops every table, and only core migrations run again. (CKAN's
+    migrate_db_for needs the plugin loaded, which with_plugins does only
+    after this fixture.)"""
+    import alembic.command
+    import alembic.config
+
     reset_db()
-    migrate_db_for("dcor_depot")
+    settings = alembic.config.Config(str(
+        REPO / "ckanext" / "dcor_depot" / "migration" / "dcor_depot" /
+        "alembic.ini"))
+    settings.set_main_option("sqlalchemy.url", tk.config["sqlalchemy.url"])
+    alembic.command.upgrade(settings, "head")
 
 
 @pytest.fixture

@@ -229,10 +229,13 @@ def test_deleted_resource_whose_row_ckan_removed(cli, app, run_worker,
     deleted = stored(app, run_worker)
     tk.get_action("resource_delete")(SYSADMIN,
                                      {"id": deleted["resource"]["id"]})
-    tk.get_action("package_patch")(SYSADMIN, {"id": deleted["dataset"]["id"],
-                                              "title": "edited"})
-    assert model.Session.get(model.Resource,
-                             deleted["resource"]["id"]) is None
+    # an update that changes the resources purges the deleted ones
+    tk.get_action("resource_create")(SYSADMIN, {
+        "package_id": deleted["dataset"]["id"],
+        "url": "https://example.org/more.rtdc"})
+    model.Session.expire_all()
+    assert model.Session.query(model.Resource).filter_by(
+        id=deleted["resource"]["id"]).count() == 0
     assert "0 orphans found" in orphans(cli, "--delete")
     assert os.path.isfile(deleted["file"])
     assert object_exists(s3_client, deleted["bucket"], deleted["key"])
