@@ -1,67 +1,61 @@
-"""RQ jobs and their enqueueing. Jobs take ids and re-read the state, so a
-job that was killed can simply run again."""
+"""The depot's RQ jobs, thin wrappers over the workflows.
+
+Jobs take ids and re-read the state, so a job that was killed can simply
+run again. `run_step` is the one code path of a resource's steps: the jobs
+run it, and `ckan run-jobs-dcor-depot` runs it in the foreground.
+"""
 from __future__ import annotations
 
-import datetime
 import logging
-import os
-from typing import Any, Callable
 
-import sqlalchemy.event
-
-import ckan.plugins.toolkit as tk
-from ckan import model
-from ckan.lib import jobs as ckan_jobs
-
-from rq import Retry
-from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from . import config as dcor_config
-from . import pipeline
+from .job_queue import WAITING, enqueue
+from .resource_state import Step
 from .storage import s3
-from .workflows import circle_move, direct_upload, visibility
+from .workflows import (circle_move, depot_move, direct_upload, object_store,
+                        records, visibility)
 
 log = logging.getLogger(__name__)
-
-# A job in one of these states will run; queueing it again would only
-# duplicate the work.
-PENDING = {"queued", "deferred", "scheduled", "started"}
+RETRIES = 3  # of jobs that must converge on the latest state
 
 
-def _run_logged(what: str, fn, entity_id: str):
-    """Run one step; a failure logs one clear line (RQ keeps the details)."""
-    try:
-        return fn(entity_id)
-    except Exception as exc:
-        log.error("%s of %s failed: %s", what, entity_id, exc)
-        raise
+# The steps of a resource
+
+def _depot_move(resource_id: str) -> str:
+    return depot_move.move_resource_to_depot(resource_id)
 
 
-def move_to_depot_job(resource_id: str) -> str:
-    try:
-        how = _run_logged("depot move", pipeline.move_resource_to_depot,
-                          resource_id)
-    finally:
-        # the upload follows the move, even a failed one: it reads the file
-        # wherever it is. Queued from here, not with an RQ dependency, so
-        # that resource_create pays for one enqueue, not two.
-        if dcor_config.s3_enabled():
-            enqueue(upload_to_s3_job, resource_id, "depot-upload",
-                    f"Upload resource {resource_id} to S3")
-    log.info("resource %s in the depot (%s)", resource_id, how)
+def _s3_upload(resource_id: str) -> str:
+    result = object_store.store_resource_in_object_store(resource_id)
+    _follow_circle_move(result.dataset_id, result.stored.bucket)
+    return "uploaded" if result.stored.uploaded else "verified"
+
+
+def _backup(resource_id: str) -> str:
+    how = direct_upload.backup_object_to_depot(resource_id)
+    resource = records.show_resource(resource_id)
+    location = visibility.recorded_location(resource)
+    if location:
+        _follow_circle_move(resource["package_id"], location[0])
     return how
 
 
-def upload_to_s3_job(resource_id: str) -> str:
-    result = _run_logged("S3 upload", pipeline.store_resource_in_object_store,
-                         resource_id)
-    log.info("resource %s in s3://%s/%s (%s, public=%s)", resource_id,
-             result.stored.bucket, result.stored.key,
-             "uploaded" if result.stored.uploaded else "already there",
-             result.public)
-    _follow_circle_move(result.dataset_id, result.stored.bucket)
-    return result.stored.sha256
+STEPS = {Step.DEPOT_MOVE: _depot_move, Step.S3_UPLOAD: _s3_upload,
+         Step.BACKUP: _backup}
+
+
+def run_step(step: Step, resource_id: str) -> str:
+    """Run one step of a resource; returns how it went. A failure logs one
+    clear line and raises (RQ keeps the details)."""
+    try:
+        how = STEPS[step](resource_id)
+    except Exception as exc:
+        log.error("%s of resource %s failed: %s", step.name, resource_id, exc)
+        raise
+    log.info("resource %s: %s %s", resource_id, step.name, how)
+    return how
 
 
 def _follow_circle_move(dataset_id: str, bucket: str) -> None:
@@ -74,95 +68,51 @@ def _follow_circle_move(dataset_id: str, bucket: str) -> None:
         enqueue_circle_move_job(dataset_id)
 
 
+# The jobs
+
+def move_to_depot_job(resource_id: str) -> str:
+    try:
+        return run_step(Step.DEPOT_MOVE, resource_id)
+    finally:
+        # the upload follows the move, even a failed one: it reads the file
+        # wherever it is. Queued from here, not with an RQ dependency, so
+        # that resource_create pays for one enqueue, not two.
+        if dcor_config.s3_enabled():
+            enqueue(upload_to_s3_job, resource_id, "depot-upload",
+                    f"Upload resource {resource_id} to S3")
+
+
+def upload_to_s3_job(resource_id: str) -> str:
+    return run_step(Step.S3_UPLOAD, resource_id)
+
+
+def backup_job(resource_id: str) -> str:
+    return run_step(Step.BACKUP, resource_id)
+
+
 def visibility_job(dataset_id: str) -> int:
-    changed = _run_logged("visibility update",
-                          visibility.apply_dataset_visibility, dataset_id)
+    try:
+        changed = visibility.apply_dataset_visibility(dataset_id)
+    except Exception as exc:
+        log.error("visibility of dataset %s failed: %s", dataset_id, exc)
+        raise
     log.info("dataset %s: %d object tags changed", dataset_id, changed)
     return changed
 
 
 def circle_move_job(dataset_id: str) -> int:
-    moved = _run_logged("move to the current circle",
-                        circle_move.move_objects_to_current_circle,
-                        dataset_id)
+    try:
+        moved = circle_move.move_objects_to_current_circle(dataset_id)
+    except Exception as exc:
+        log.error("move of dataset %s to its circle failed: %s", dataset_id,
+                  exc)
+        raise
     log.info("dataset %s: objects of %d resources moved to its circle",
              dataset_id, moved)
     return moved
 
 
-# Enqueueing after the commit
-
-# CKAN calls the dataset hooks before it commits. A worker that is already
-# waiting would run the job at once and read the old state (a dataset made
-# private would keep its public objects), so those hooks enqueue on commit.
-_AFTER_COMMIT = "dcor_depot_enqueue_after_commit"
-
-
-def enqueue_after_commit(enqueue_fn: Callable[..., Any], *args: Any) -> None:
-    """Call `enqueue_fn(*args)` once the current transaction commits; drop
-    it if the transaction rolls back. Only for callers that a commit
-    follows, such as CKAN's dataset hooks."""
-    model.Session().info.setdefault(_AFTER_COMMIT, []).append(
-        (enqueue_fn, args))
-
-
-@sqlalchemy.event.listens_for(model.Session, "after_commit")
-def _enqueue_committed(session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint (CKAN 2.12 uses them): nothing is committed yet
-    for enqueue_fn, args in session.info.pop(_AFTER_COMMIT, []):
-        enqueue_fn(*args)
-
-
-@sqlalchemy.event.listens_for(model.Session, "after_transaction_end")
-def _drop_uncommitted(session, transaction) -> None:
-    # the outermost transaction ended without a commit (which would have
-    # emptied the list): rolled back or closed
-    if transaction.parent is None:
-        session.info.pop(_AFTER_COMMIT, None)
-
-
-# A "started" job whose worker has not sent a heartbeat for this long was
-# killed; it will never finish and may be queued again.
-STALE_HEARTBEAT = datetime.timedelta(minutes=3)
-
-
-def _pending_job(job_id: str, pending: set[str]) -> Job | None:
-    try:
-        job = Job.fetch(job_id, connection=ckan_jobs.get_queue().connection)
-    except NoSuchJobError:
-        return None
-    status = job.get_status(refresh=True)
-    if status not in pending:
-        return None
-    if status == "started":
-        beat = job.last_heartbeat
-        now = datetime.datetime.now(datetime.timezone.utc)
-        if beat is not None and beat.tzinfo is None:
-            beat = beat.replace(tzinfo=datetime.timezone.utc)
-        if beat is None or now - beat > STALE_HEARTBEAT:
-            return None
-    return job
-
-
-def enqueue(fn, entity_id: str, suffix: str, title: str,
-            pending: set[str] = PENDING, retries: int = 0) -> Job:
-    """Enqueue `fn(entity_id)` as job `{entity_id}-{suffix}`, unless that
-    job is already waiting or running. A job with `retries` is queued again
-    that many times when it fails."""
-    job_id = f"{entity_id}-{suffix}"
-    job = _pending_job(job_id, pending)
-    if job is not None:
-        return job
-    rq_kwargs = {"job_id": job_id, "timeout": dcor_config.job_timeout(),
-                 "failure_ttl": 7 * 24 * 3600}
-    if retries:
-        # queued again at once (CKAN 2.11's worker runs no RQ scheduler,
-        # which delayed retries need); S3 calls inside back off themselves
-        rq_kwargs["retry"] = Retry(max=retries)
-    return tk.enqueue_job(fn, [entity_id], title=title,
-                          queue=dcor_config.jobs_queue(), rq_kwargs=rq_kwargs)
-
+# Queueing them (fixed ids: `{id}-{suffix}`)
 
 def enqueue_resource_jobs(resource_id: str) -> Job:
     """The jobs of an uploaded resource: the depot move, which then queues
@@ -171,29 +121,9 @@ def enqueue_resource_jobs(resource_id: str) -> Job:
                    f"Move resource {resource_id} into the user depot")
 
 
-def enqueue_unfinished_resources(dataset_id: str) -> int:
-    """Queue the jobs of the dataset's resources whose files are not placed
-    yet: the depot move (and S3 upload) of uploads, the backup of direct
-    uploads. For uploads through package_create/update, which call no
-    resource hook; runs after the commit, when the resources have ids."""
-    queued = 0
-    for resource in visibility.resource_rows(dataset_id):
-        if resource["state"] != "active":
-            continue
-        extras = resource.get("extras") or {}
-        try:
-            in_depot = os.path.islink(pipeline.ckan_path(resource["id"]))
-        except ValueError:
-            continue  # not an id we can place; run-jobs reports it
-        if resource["url_type"] == "upload" and not in_depot \
-                and not extras.get("s3_available"):
-            enqueue_resource_jobs(resource["id"])
-            queued += 1
-        elif resource["url_type"] == pipeline.S3_UPLOAD and \
-                not extras.get("sha256") and dcor_config.s3_enabled():
-            enqueue_backup_job(resource["id"])
-            queued += 1
-    return queued
+def enqueue_backup_job(resource_id: str) -> Job:
+    return enqueue(backup_job, resource_id, "depot-backup",
+                   f"Back up resource {resource_id} from S3 to the depot")
 
 
 def enqueue_visibility_job(dataset_id: str) -> Job:
@@ -201,32 +131,35 @@ def enqueue_visibility_job(dataset_id: str) -> Job:
     # (it waits for the running one: one per dataset runs at a time)
     return enqueue(visibility_job, dataset_id, "visibility",
                    f"Apply visibility of dataset {dataset_id} to S3",
-                   pending={"queued", "deferred", "scheduled"},
-                   retries=VISIBILITY_RETRIES)
-
-
-VISIBILITY_RETRIES = 3
+                   pending=WAITING, retries=RETRIES)
 
 
 def enqueue_circle_move_job(dataset_id: str) -> Job:
     return enqueue(circle_move_job, dataset_id, "circle-move",
                    f"Move objects of dataset {dataset_id} to its circle",
-                   pending={"queued", "deferred", "scheduled"},
-                   retries=VISIBILITY_RETRIES)
+                   pending=WAITING, retries=RETRIES)
 
 
-def backup_job(resource_id: str) -> str:
-    how = _run_logged("depot backup", direct_upload.backup_object_to_depot,
-                      resource_id)
-    log.info("resource %s backed up to the depot (%s)", resource_id, how)
-    resource = pipeline.show_resource(resource_id)
-    if resource.get("s3_url"):
-        bucket = visibility.recorded_location(resource)
-        if bucket:
-            _follow_circle_move(resource["package_id"], bucket[0])
-    return how
+FIRST_JOB = {Step.DEPOT_MOVE: enqueue_resource_jobs,
+             Step.S3_UPLOAD: enqueue_resource_jobs,
+             Step.BACKUP: enqueue_backup_job}
 
 
-def enqueue_backup_job(resource_id: str) -> Job:
-    return enqueue(backup_job, resource_id, "depot-backup",
-                   f"Back up resource {resource_id} from S3 to the depot")
+def enqueue_unfinished_resources(dataset_id: str) -> int:
+    """Queue the jobs of the dataset's resources that have steps to do.
+    For files uploaded through package_create/update, which call no
+    resource hook; runs after the commit, when the resources have ids."""
+    queued = 0
+    for row in visibility.resource_rows(dataset_id):
+        if row["state"] != "active":
+            continue
+        resource = {**(row["extras"] or {}), "id": row["id"],
+                    "url_type": row["url_type"]}
+        try:
+            steps = records.steps_needed(resource)
+        except ValueError:
+            continue  # not an id we can place; run-jobs reports it
+        if steps:
+            FIRST_JOB[steps[0]](row["id"])
+            queued += 1
+    return queued

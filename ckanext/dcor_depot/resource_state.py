@@ -5,6 +5,8 @@ with the same keys) and get decisions back.
 """
 from __future__ import annotations
 
+import dataclasses
+import enum
 from typing import Any, Mapping
 
 Location = tuple[str, str]  # (bucket, key)
@@ -34,3 +36,71 @@ def object_should_be_public(dataset: Mapping[str, Any] | None,
     copy left in another circle's bucket, nor a staging upload)."""
     return dataset_is_public(dataset) and bool(resource) and \
         resource.get("state") == "active" and location == current
+
+
+# Which steps a resource still needs, and the fields the site sets
+
+UPLOAD = "upload"  # url_type of a file uploaded through CKAN
+S3_UPLOAD = "s3_upload"  # url_type of a client's direct upload to S3
+STORED_URL_TYPES = (UPLOAD, S3_UPLOAD)
+SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32")
+
+
+class Step(str, enum.Enum):
+    """A step of a resource's journey; each has one job (jobs.py)."""
+    DEPOT_MOVE = "depot"  # CKAN's file into the user depot, symlinked
+    S3_UPLOAD = "s3"  # the local file into the circle's bucket
+    BACKUP = "backup"  # a direct upload's object into the user depot
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalFacts:
+    """What CKAN's path of a resource holds (read by the caller)."""
+    is_symlink: bool
+    exists: bool  # anything at all, a dangling symlink included
+
+
+def in_object_store(resource: Mapping[str, Any]) -> bool:
+    """The object is stored and every field about it is set."""
+    return all(resource.get(field) for field in
+               ("s3_available", "s3_url", "sha256", "etag"))
+
+
+def deleted_locally(resource: Mapping[str, Any], local: LocalFacts) -> bool:
+    """Migrated with --delete-after-migration: S3 holds the only copy."""
+    return bool(resource.get("s3_available")) and not local.exists
+
+
+def steps_needed(resource: Mapping[str, Any], local: LocalFacts,
+                 s3_enabled: bool) -> list[Step]:
+    """The steps a resource has not completed, in the order they run."""
+    steps = []
+    url_type = resource.get("url_type")
+    if url_type == S3_UPLOAD and s3_enabled and not (
+            local.is_symlink and resource.get("sha256")):
+        steps.append(Step.BACKUP)
+    if url_type == UPLOAD:
+        if not local.is_symlink and not deleted_locally(resource, local):
+            steps.append(Step.DEPOT_MOVE)
+        if s3_enabled and not in_object_store(resource):
+            steps.append(Step.S3_UPLOAD)
+    return steps
+
+
+def s3_fields(object_url: str, size: int, sha256: str,
+              etag: str | None, crc32: int | None = None) -> dict[str, Any]:
+    """The fields a resource carries once its object is stored."""
+    fields: dict[str, Any] = {"s3_available": True, "s3_url": object_url,
+                              "size": size, "sha256": sha256}
+    if etag:
+        fields["etag"] = etag
+    if crc32 is not None:
+        fields["crc32"] = crc32
+    return fields
+
+
+def fields_to_change(resource: Mapping[str, Any],
+                     fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields whose value differs from the resource's."""
+    return {key: value for key, value in fields.items()
+            if resource.get(key) != value}

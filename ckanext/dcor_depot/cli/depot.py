@@ -1,16 +1,15 @@
-"""Depot commands: append-resource, run-jobs-dcor-depot."""
+"""Depot commands: append-resource, run-jobs-dcor-depot,
+dcor-prune-stale-multipart-uploads."""
 from __future__ import annotations
 
 import datetime
-import os
 
 import click
 
 from .. import config as dcor_config
-from .. import pipeline
-from ..workflows import direct_upload
+from .. import jobs
 from ..storage import depot, s3
-from ..workflows import stale_uploads
+from ..workflows import append, records, stale_uploads
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
@@ -24,19 +23,19 @@ from .progress import byte_progress
 def append_resource(path, dataset_id, delete_source):
     """Add the file PATH as a new resource to dataset DATASET_ID."""
     try:
-        pipeline.check_append_input(path, dataset_id, delete_source)
-        with byte_progress(os.path.getsize(path), "append") as advance:
-            result = pipeline.append_file(path, dataset_id, delete_source,
-                                          progress=advance)
-    except (pipeline.BadInput, depot.DepotError, OSError) as exc:
+        plan = append.check_append_input(path, dataset_id, delete_source)
+        with byte_progress(plan.size, "append") as advance:
+            result = append.append_file(plan, progress=advance)
+    except (append.BadInput, depot.DepotError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     state = "created" if result.created else "already present"
     click.echo(f"resource {result.resource_id} {state}; depot: "
                f"{result.depot_path}")
     if result.object_store:
         stored = result.object_store.stored
+        how = "uploaded" if stored.uploaded else "already there"
         click.echo(f"s3://{stored.bucket}/{stored.key} sha256 "
-                   f"{stored.sha256} ({'uploaded' if stored.uploaded else 'already there'})")
+                   f"{stored.sha256} ({how})")
     if result.source_deleted:
         click.echo(f"deleted {path}")
 
@@ -45,17 +44,18 @@ def append_resource(path, dataset_id, delete_source):
 @click.option("--modified-days", type=click.IntRange(min=0), default=None,
               help="Only datasets modified in the last N days.")
 def run_jobs_dcor_depot(modified_days):
-    """Complete the depot and S3 steps that did not finish."""
+    """Complete the depot and S3 steps that did not finish, in the
+    foreground, with the same code the jobs run."""
     done = failed = checked = 0
     with click.progressbar(iter_dataset_ids(modified_days), label="datasets",
                            length=datasets_query(modified_days).count()
                            ) as bar:
         for dataset_id in bar:
-            dataset = pipeline.show_dataset(dataset_id)
-            for resource in dataset.get("resources", []):
+            for resource in records.show_dataset(dataset_id).get(
+                    "resources", []):
                 checked += 1
                 try:
-                    steps = pipeline.incomplete_steps(resource)
+                    steps = records.steps_needed(resource)
                 except ValueError as exc:  # e.g. a non-canonical id
                     failed += 1
                     click.echo(f"\n{resource['id']}: skipped: {exc}",
@@ -63,24 +63,14 @@ def run_jobs_dcor_depot(modified_days):
                     continue
                 for step in steps:
                     try:
-                        if step == "depot":
-                            how = pipeline.move_resource_to_depot(
-                                resource["id"])
-                        elif step == "backup":
-                            how = direct_upload.backup_object_to_depot(
-                                resource["id"])
-                        else:
-                            stored = pipeline.store_resource_in_object_store(
-                                resource["id"]).stored
-                            how = "uploaded" if stored.uploaded else \
-                                "verified"
-                        done += 1
-                        click.echo(f"\n{resource['id']}: {step} {how}")
+                        how = jobs.run_step(step, resource["id"])
                     except Exception as exc:  # report and go on
                         failed += 1
-                        click.echo(f"\n{resource['id']}: {step} failed: {exc}",
-                                   err=True)
+                        click.echo(f"\n{resource['id']}: {step.value} "
+                                   f"failed: {exc}", err=True)
                         break
+                    done += 1
+                    click.echo(f"\n{resource['id']}: {step.value} {how}")
     click.echo(f"checked {checked} resources: {done} steps completed, "
                f"{failed} failed")
     if failed:

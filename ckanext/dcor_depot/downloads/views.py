@@ -40,3 +40,8 @@ for rule in ("/dataset/<id>/resource/<resource_id>/download",
              "/dataset/<id>/resource/<resource_id>/download/<filename>"):
     download_blueprint.add_url_rule(rule, view_func=download,
                                     methods=["GET", "HEAD"])
+
+
+def blueprints() -> list[flask.Blueprint]:
+    """The blueprints this plugin registers (blanket factory)."""
+    return [download_blueprint]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import ipaddress
 import logging
 import os
@@ -19,9 +18,10 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from ..storage import depot
+from ..storage.digest import (CHUNK_SIZE, Digester, Digests, digest_file,
+                              digest_stream)
 
 log = logging.getLogger(__name__)
-CHUNK = 1024**2
 RETRY_STATUS = (429, 500, 502, 503, 504)
 # figshare (or whatever answers in its place) could ask for a day
 MAX_RETRY_AFTER = 60.0
@@ -35,13 +35,6 @@ class FigshareError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Digests:
-    size: int
-    md5: str
-    sha256: str
-
-
-@dataclasses.dataclass(frozen=True)
 class Download:
     path: str
     size: int
@@ -50,20 +43,9 @@ class Download:
     requests: int
 
 
-def _new_hashes() -> tuple[Any, Any]:
-    return hashlib.md5(usedforsecurity=False), hashlib.sha256()
-
-
-def file_digests(path: str) -> Digests:
-    """Size, md5 and sha256 of a file, in one read."""
-    md5_hash, sha_hash = _new_hashes()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            md5_hash.update(chunk)
-            sha_hash.update(chunk)
-            size += len(chunk)
-    return Digests(size, md5_hash.hexdigest(), sha_hash.hexdigest())
+def _new_digester() -> Digester:
+    # md5 to check against figshare, sha256 and CRC-32 for the resource
+    return Digester(md5=True, crc32=True)
 
 
 def _fsync(path: str, directory: bool = False) -> None:
@@ -259,7 +241,7 @@ class FigshareClient:
             return self._keep_existing(target, size, md5, None)
         self.check_url(url)  # before anything is made on disk
         part = depot.resumable_temp_path(target)
-        got, count = Digests(0, "", ""), 0
+        got, count = Digests(0, ""), 0
         for _ in range(fresh_tries):
             got, made = self._fill(url, part, size, progress)
             count += made
@@ -275,18 +257,14 @@ class FigshareClient:
               progress: Callable[[int], None] | None) -> tuple[Digests, int]:
         """Bring `part` to `size` bytes (or past it, if the server sends
         more) and return what it holds and how many requests that took."""
-        md5_hash, sha_hash = _new_hashes()
-        offset = 0
+        digester = _new_digester()
         if os.path.isfile(part):  # an earlier run's bytes: hash, resume
             with open(part, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    md5_hash.update(chunk)
-                    sha_hash.update(chunk)
-                    offset += len(chunk)
-            if offset > size:
+                digest_stream(handle, digester)
+            if digester.size > size:
                 os.unlink(part)
-                offset = 0
-                md5_hash, sha_hash = _new_hashes()
+                digester = _new_digester()
+        offset = digester.size
         count = 0
         for attempt in range(self.max_attempts):
             if offset >= size:
@@ -296,17 +274,16 @@ class FigshareClient:
             count += 1
             if offset and not _resumes_at(response, offset):
                 offset = 0  # not the rest of the file: start over
-                md5_hash, sha_hash = _new_hashes()
+                digester = _new_digester()
                 if response.status_code != 200:  # some other range
                     response.close()
                     continue
             os.makedirs(os.path.dirname(part), exist_ok=True)
             try:
                 with open(part, "ab" if offset else "wb") as handle:
-                    for chunk in response.iter_content(CHUNK):
+                    for chunk in response.iter_content(CHUNK_SIZE):
                         handle.write(chunk)
-                        md5_hash.update(chunk)
-                        sha_hash.update(chunk)
+                        digester.update(chunk)
                         offset += len(chunk)
                         if progress:
                             progress(len(chunk))
@@ -328,8 +305,7 @@ class FigshareClient:
             raise FigshareError(
                 f"{url}: stopped at {offset} of {size} bytes after {count} "
                 f"requests; the next run resumes from there")
-        return Digests(offset, md5_hash.hexdigest(),
-                       sha_hash.hexdigest()), count
+        return digester.result(), count
 
     def _place(self, part: str, target: str, got: Digests,
                count: int) -> Download:
@@ -363,7 +339,7 @@ def existing_file(target: str, size: int, md5: str) -> Digests:
     if os.path.islink(target) or not os.path.isfile(target):
         raise FigshareError(f"{target} exists and is not a regular file; "
                             f"not replaced")
-    there = file_digests(target)
+    there = digest_file(target, md5=True, crc32=True)
     if (there.size, there.md5) != (size, md5):
         raise FigshareError(
             f"{target} exists with other bytes (size {there.size}, md5 "

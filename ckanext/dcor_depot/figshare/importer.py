@@ -8,7 +8,8 @@ from typing import Any, Callable
 import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
-from .. import naming, pipeline
+from .. import naming
+from ..workflows import object_store, records, visibility
 from ..storage import depot
 from . import metadata
 from .client import FigshareClient, FigshareError, existing_file
@@ -40,21 +41,21 @@ def ensure_circle() -> dict[str, Any]:
     """
     try:
         circle = tk.get_action("organization_show")(
-            pipeline.system_context(), {"id": metadata.FIGSHARE_CIRCLE,
+            records.system_context(), {"id": metadata.FIGSHARE_CIRCLE,
                                         "include_users": False,
                                         "include_datasets": False})
     except tk.ObjectNotFound:
         # created by the site user, a sysadmin, its only admin
         return tk.get_action("organization_create")(
-            pipeline.system_context(),
+            records.system_context(),
             {"name": metadata.FIGSHARE_CIRCLE, "title": "figshare import"})
     for capacity in EDITING_CAPACITIES:
         members = tk.get_action("member_list")(
-            pipeline.system_context(),
+            records.system_context(),
             {"id": circle["id"], "object_type": "user",
              "capacity": capacity})
         for user_id, _, _ in members:
-            user = tk.get_action("user_show")(pipeline.system_context(),
+            user = tk.get_action("user_show")(records.system_context(),
                                               {"id": user_id})
             if not user.get("sysadmin"):
                 raise UnsafeCircleError(
@@ -97,9 +98,9 @@ def import_doi(doi: str, client: FigshareClient,
     targets = file_targets(data["name"], files)
     result = ImportResult(doi, data["name"])
     try:
-        dataset = pipeline.show_dataset(data["id"])
+        dataset = records.show_dataset(data["id"])
     except tk.ObjectNotFound:
-        dataset = tk.get_action("package_create")(pipeline.system_context(),
+        dataset = tk.get_action("package_create")(records.system_context(),
                                                   data)
     existing = {r["id"]: r for r in dataset.get("resources", [])}
     for item, (name, target) in zip(files, targets):
@@ -120,19 +121,19 @@ def import_doi(doi: str, client: FigshareClient,
                                      item["size"], item["md5"]).sha256
             result.downloaded += 1
         if resource is None:
-            tk.get_action("resource_create")(pipeline.system_context(), {
+            tk.get_action("resource_create")(records.system_context(), {
                 "id": rid, "package_id": data["id"], "name": name,
                 "url": name, "url_type": "upload", "size": item["size"],
                 "sha256": sha256, "md5": item["md5"]})
-        link = pipeline.ckan_path(rid)
+        link = records.ckan_path(rid)
         if not (os.path.islink(link) and os.path.realpath(link) ==
                 os.path.realpath(target)):
             depot.replace_with_symlink(link, target)
         if dcor_config.s3_enabled():
-            pipeline.store_resource_in_object_store(rid)
-    if pipeline.show_dataset(data["id"])["state"] != "active":
-        tk.get_action("package_patch")(pipeline.system_context(),
+            object_store.store_resource_in_object_store(rid)
+    if records.show_dataset(data["id"])["state"] != "active":
+        tk.get_action("package_patch")(records.system_context(),
                                        {"id": data["id"], "state": "active"})
     if dcor_config.s3_enabled():
-        pipeline.apply_dataset_visibility(data["id"])
+        visibility.apply_dataset_visibility(data["id"])
     return result

@@ -1,15 +1,17 @@
-"""API actions."""
+"""API actions: direct-upload URLs, and chained CKAN actions that check
+incoming resources, purge safely and follow the circles' bulk actions."""
 from __future__ import annotations
 
 from typing import Any
 
+import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
 from .. import db, jobs
 from ..workflows import direct_upload, visibility
-from . import resource_guard, schema
+from . import provided, resource_guard, schema
 
 
 @tk.side_effect_free
@@ -115,3 +117,17 @@ def bulk_update_public(up_func, context, data_dict):
 @tk.chained_action
 def bulk_update_delete(up_func, context, data_dict):
     return _bulk_update(up_func, context, data_dict, deleting=True)
+
+
+def actions() -> dict:
+    """The actions this plugin registers (blanket factory)."""
+    ours = {"package_create": package_create,
+            "package_update": package_update,
+            "dataset_purge": dataset_purge,
+            "bulk_update_private": bulk_update_private,
+            "bulk_update_public": bulk_update_public,
+            "bulk_update_delete": bulk_update_delete}
+    if not provided.provided_by_another_plugin(
+            p.IActions, "get_actions", "resource_upload_s3_urls"):
+        ours["resource_upload_s3_urls"] = resource_upload_s3_urls
+    return ours

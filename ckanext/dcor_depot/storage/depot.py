@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import os
 import stat
 import uuid
-from typing import BinaryIO, Callable
+from typing import Callable
 
-CHUNK_SIZE = 4 * 1024**2
+from . import digest
 
 
 class DepotError(RuntimeError):
@@ -25,28 +24,15 @@ class FileInfo:
     path: str
     size: int
     sha256: str
+    crc32: int | None = None  # where the read computed it
 
 
-def sha256_of_file(path: str,
-                   progress: Callable[[int], None] | None = None) -> FileInfo:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        _drop_cache(handle)
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-            if progress:
-                progress(len(chunk))
-    return FileInfo(path, size, digest.hexdigest())
-
-
-def _drop_cache(handle: BinaryIO) -> None:
-    """Ask the kernel to forget cached pages, so a verification reads disk."""
-    try:
-        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-    except (AttributeError, OSError):
-        pass
+def file_info(path: str, *, crc32: bool = False,
+              progress: Callable[[int], None] | None = None) -> FileInfo:
+    """Size and sha256 (and CRC-32) of a file, read from disk once."""
+    got = digest.digest_file(path, crc32=crc32, from_disk=True,
+                             progress=progress)
+    return FileInfo(path, got.size, got.sha256, got.crc32)
 
 
 def _fsync_dir(path: str) -> None:
@@ -78,35 +64,33 @@ def resumable_temp_path(target: str) -> str:
     return _temp_name(target, "part", "resume")
 
 
-def copy_to_temp(source: str, folder: str) -> tuple[str, FileInfo]:
+def copy_to_temp(source: str, folder: str,
+                 progress: Callable[[int], None] | None = None
+                 ) -> tuple[str, FileInfo]:
     """Copy `source` into a temporary file in `folder`, fsynced.
 
-    Returns the temporary path and size and sha256 of the source bytes,
-    computed while copying (the source is read once).
+    Returns the temporary path and size, sha256 and CRC-32 of the source
+    bytes, computed while copying (the source is read once).
     """
     os.makedirs(folder, exist_ok=True)
     temp = _temp_name(os.path.join(folder, os.path.basename(source)), "part")
-    digest = hashlib.sha256()
-    size = 0
     try:
         with open(source, "rb") as src, open(temp, "xb") as dst:
-            while chunk := src.read(CHUNK_SIZE):
-                digest.update(chunk)
-                size += len(chunk)
-                dst.write(chunk)
+            got = digest.digest_stream(src, digest.Digester(crc32=True),
+                                       progress, copy_to=dst)
             dst.flush()
             os.fsync(dst.fileno())
     except BaseException:
         _remove_quietly(temp)
         raise
-    return temp, FileInfo(source, size, digest.hexdigest())
+    return temp, FileInfo(source, got.size, got.sha256, got.crc32)
 
 
 def place_verified(temp: str, expected: FileInfo, target: str) -> FileInfo:
     """Read `temp` back from disk, compare it with `expected` and give it
     the name `target` (which must not exist). `temp` is removed either way."""
     try:
-        copied = sha256_of_file(temp)
+        copied = file_info(temp)
         if (copied.size, copied.sha256) != (expected.size, expected.sha256):
             raise DepotError(
                 f"copy of {expected.path} does not verify: size {copied.size}"
@@ -118,7 +102,7 @@ def place_verified(temp: str, expected: FileInfo, target: str) -> FileInfo:
     finally:
         _remove_quietly(temp)
     _fsync_dir(os.path.dirname(target))
-    return FileInfo(target, expected.size, expected.sha256)
+    return FileInfo(target, expected.size, expected.sha256, expected.crc32)
 
 
 def copy_verified(source: str, target: str) -> FileInfo:
@@ -159,7 +143,7 @@ def same_file_bytes(a: str, b: str) -> bool:
         return True
     if sa.st_size != sb.st_size:
         return False
-    return sha256_of_file(a).sha256 == sha256_of_file(b).sha256
+    return file_info(a).sha256 == file_info(b).sha256
 
 
 def replace_with_symlink(path: str, target: str) -> None:

@@ -2,6 +2,7 @@
 and their backup to the depot by a real worker."""
 import hashlib
 import os
+import uuid
 import xml.sax.saxutils
 
 import pytest
@@ -217,27 +218,19 @@ def test_package_revise_route(app, run_worker, s3_client, dcor_paths):
     assert file_sha256(link) == shown["sha256"]
 
 
-def test_steps_aside_for_an_existing_action(monkeypatch):
-    """Another plugin that provides resource_upload_s3_urls keeps it."""
-    import ckan.plugins as p
-
-    from ckanext.dcor_depot import plugin as dcor_plugin
-
-    class Other:
-        def get_actions(self):
-            return {"resource_upload_s3_urls": lambda context, data: "other"}
-
-        def get_auth_functions(self):
-            return {"resource_upload_s3_urls": lambda context, data: {}}
-
-    ours = p.get_plugin("dcor_depot")
-    assert "resource_upload_s3_urls" in ours.get_actions()
-    other = Other()
-    with monkeypatch.context() as patch:
-        patch.setattr(p, "PluginImplementations",
-                      lambda interface: [ours, other])
-        assert "resource_upload_s3_urls" not in ours.get_actions()
-        assert "package_update" in ours.get_actions()
-        assert ours.get_auth_functions() == {}
-        assert dcor_plugin._provided_by_another_plugin(
-            ours, p.IActions, "get_actions", "resource_upload_s3_urls")
+@pytest.mark.ckan_config("ckan.plugins",
+                        "dcor_depot dcor_depot_test_other_direct_upload")
+def test_steps_aside_for_an_existing_action(app):
+    """Another plugin (registered by entry point, as an older DCOR
+    extension would be) that provides resource_upload_s3_urls keeps it;
+    ours still checks incoming resources."""
+    user, circle, dataset, token = make_circle_and_user()
+    response = app.post("/api/3/action/resource_upload_s3_urls",
+                        json={"organization_id": circle["id"],
+                              "file_size": 10},
+                        headers={"Authorization": token})
+    assert response.status_code == 200, response.body
+    assert response.json["result"] == {"answered_by": "the other plugin"}
+    body = create_s3_resource(app, token, dataset["id"], str(uuid.uuid4()),
+                              status=409)
+    assert "was not issued by resource_upload_s3_urls" in str(body)

@@ -54,7 +54,7 @@ def test_verify_finds_problems(cli, app, run_worker, s3_client, dcor_paths):
         handle.write(b"X")
     bad = cli.invoke(maintenance.depot_verify, [dataset["id"], "--checksum"])
     assert bad.exit_code == 1
-    assert "object is public but the dataset is not public" in bad.output
+    assert "object is public but should be private" in bad.output
     assert "local copy has sha256" in bad.output
 
 

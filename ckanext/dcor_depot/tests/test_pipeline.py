@@ -9,7 +9,8 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 from ckan.lib import jobs as ckan_jobs
 
-from ckanext.dcor_depot import naming, pipeline
+from ckanext.dcor_depot import naming
+from ckanext.dcor_depot.workflows import depot_move, object_store
 from ckanext.dcor_depot.storage import s3
 
 from .conftest import circle_bucket
@@ -193,8 +194,8 @@ def test_rerun_changes_nothing(app, run_worker, s3_client):
     run_worker()
     before = tk.get_action("resource_show")({"ignore_auth": True},
                                             {"id": resource["id"]})
-    assert pipeline.move_resource_to_depot(resource["id"]) == "done"
-    result = pipeline.store_resource_in_object_store(resource["id"])
+    assert depot_move.move_resource_to_depot(resource["id"]) == "done"
+    result = object_store.store_resource_in_object_store(resource["id"])
     assert not result.stored.uploaded and not result.fields_changed
     after = tk.get_action("resource_show")({"ignore_auth": True},
                                            {"id": resource["id"]})

@@ -232,7 +232,7 @@ def test_failed_visibility_job_is_retried(app, run_worker, worker_ini,
         "ckanext.dcor_depot.s3_max_attempts = 1\n#", 1))
     api(app, token, "package_patch", id=dataset["id"], private=True)
     job = ckan_jobs.job_from_id(f"{dataset['id']}-visibility")
-    assert job.retries_left == jobs.VISIBILITY_RETRIES
+    assert job.retries_left == jobs.RETRIES
     result = ckan_command(broken, "jobs", "worker", "--burst",
                           tk.config["ckanext.dcor_depot.jobs_queue"])
     assert result.returncode == 0, result.stderr[-3000:]

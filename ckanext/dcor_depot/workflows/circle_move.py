@@ -8,7 +8,6 @@ location is ever left readable. A killed run converges when run again.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -16,20 +15,13 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
-from .. import naming, pipeline, transfer_plan
+from .. import naming, transfer_plan
+from . import records
 from ..storage import locks, s3
 from . import visibility
 
 log = logging.getLogger(__name__)
 COPY_PART_LIMIT = 5 * 1024**3  # S3's limit for a single CopyObject
-
-
-def _stream_sha256(client: Any, bucket: str, key: str) -> str:
-    digest = hashlib.sha256()
-    body = client.get_object(Bucket=bucket, Key=key)["Body"]
-    for chunk in body.iter_chunks(4 * 1024**2):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def copy_verified(client: Any, bucket: str, key: str, target_bucket: str,
@@ -45,8 +37,8 @@ def copy_verified(client: Any, bucket: str, key: str, target_bucket: str,
     copy = s3.object_head(client, target_bucket, key)
     if copy["ContentLength"] == size and etag == head["ETag"].strip('"'):
         return
-    expected = sha256 or _stream_sha256(client, bucket, key)
-    actual = _stream_sha256(client, target_bucket, key)
+    expected = sha256 or s3.object_sha256(client, bucket, key)
+    actual = s3.object_sha256(client, target_bucket, key)
     if copy["ContentLength"] != size or actual != expected:
         raise RuntimeError(f"copy of s3://{bucket}/{key} to {target_bucket} "
                            f"does not verify (sha256 {actual}, expected "
@@ -56,7 +48,7 @@ def copy_verified(client: Any, bucket: str, key: str, target_bucket: str,
 def _save_s3_url(resource: dict[str, Any], dataset: dict[str, Any],
                  url: str) -> None:
     if resource["state"] == "active" and dataset["state"] != "deleted":
-        tk.get_action("resource_patch")(pipeline.system_context(),
+        tk.get_action("resource_patch")(records.system_context(),
                                         {"id": resource["id"], "s3_url": url})
         return
     # deleted resources cannot be patched through the API

@@ -23,12 +23,11 @@ from ckan import model
 from ckan.lib.redis import connect_to_redis
 
 from .. import config as dcor_config
-from .. import naming, transfer_plan
-from .. import pipeline
+from .. import naming, resource_state, transfer_plan
 from ..storage import depot, s3
-from . import visibility
+from . import object_store, records, visibility
 
-S3_UPLOAD = "s3_upload"
+S3_UPLOAD = resource_state.S3_UPLOAD
 # An issued id stays claimable this long (the upload itself must start
 # within the URL expiry; creating the resource may come later).
 ISSUED_ID_TTL = 7 * 24 * 3600
@@ -118,15 +117,15 @@ def backup_object_to_depot(resource_id: str) -> str:
     """Copy a client's object into the user depot, verified, symlink it at
     CKAN's path, set sha256 and remove the staging upload. Returns "done",
     "copied" or "skipped" (not a direct upload)."""
-    resource = pipeline.show_resource(resource_id)
+    resource = records.show_resource(resource_id)
     if resource.get("url_type") != S3_UPLOAD:
         return "skipped"  # e.g. the owner uploaded a file in the meantime
-    dataset = pipeline.show_dataset(resource["package_id"])
-    target = pipeline.user_depot_path(resource, dataset)
-    link = pipeline.ckan_path(resource_id)
+    dataset = records.show_dataset(resource["package_id"])
+    target = records.user_depot_path(resource, dataset)
+    link = records.ckan_path(resource_id)
     client = s3.get_client()
     bucket, key = visibility.recorded_location(resource) or \
-        pipeline.object_location(resource, dataset)
+        object_store.object_location(resource, dataset)
     how = "done"
     if not (os.path.islink(link) and os.path.isfile(target)
             and resource.get("sha256")):
@@ -135,18 +134,16 @@ def backup_object_to_depot(resource_id: str) -> str:
             raise FileNotFoundError(f"no object s3://{bucket}/{key}")
         if os.path.isfile(target):
             # an earlier run placed it; it was verified before its rename
-            info = depot.sha256_of_file(target)
+            info = depot.file_info(target, crc32=True)
             if info.size != head["ContentLength"]:
                 raise depot.DepotError(
                     f"{target} has {info.size} bytes, the object "
                     f"{head['ContentLength']}")
         else:
             depot.remove_stale_temps(target)
-            part_size = transfer_plan.part_size_for(
-                head["ContentLength"], dcor_config.s3_part_size())
-            temp, info = s3.download_to_temp(client, bucket, key, target,
-                                             part_size)
-            info = depot.place_verified(temp, info, target)
+            temp, got = s3.download_to_temp(client, bucket, key, target)
+            info = depot.place_verified(temp, depot.FileInfo(
+                temp, got.size, got.sha256, got.crc32), target)
             how = "copied"
         _refuse_foreign_file(link, target)
         depot.replace_with_symlink(link, target)
@@ -157,8 +154,8 @@ def backup_object_to_depot(resource_id: str) -> str:
                 f"{tags[s3.SHA256_TAG]}, its bytes have {info.sha256}")
         visibility.tag_object(dataset["id"], resource_id, bucket, key,
                               sha256=info.sha256)
-        tk.get_action("resource_patch")(pipeline.system_context(), {
-            "id": resource_id, "sha256": info.sha256, "size": info.size})
+        records.save_site_fields(resource, {
+            "sha256": info.sha256, "size": info.size, "crc32": info.crc32})
     else:
         visibility.tag_object(dataset["id"], resource_id, bucket, key)
     # the accepted copy is verified: the client's staging upload can go

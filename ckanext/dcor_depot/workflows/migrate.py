@@ -14,7 +14,8 @@ import os
 from typing import Any
 
 from .. import config as dcor_config
-from .. import naming, pipeline
+from .. import naming
+from . import records
 from ..storage import depot, s3
 from . import visibility
 
@@ -25,7 +26,7 @@ ARTIFACT_SUFFIXES = {"resource": "", "condensed": "_condensed.rtdc",
 def local_artifacts(resource_id: str) -> dict[str, str]:
     """Artifact name -> local file, for the files that exist. Raises
     ValueError for an id that is not a canonical UUID."""
-    base = pipeline.ckan_path(resource_id)
+    base = records.ckan_path(resource_id)
     return {artifact: base + suffix
             for artifact, suffix in ARTIFACT_SUFFIXES.items()
             if os.path.isfile(base + suffix)}

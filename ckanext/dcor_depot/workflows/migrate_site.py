@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 
 import ckan.plugins.toolkit as tk
 
-from .. import pipeline
+from . import records
 from ..storage import depot, s3
 from .migrate import Options, ResourceMigration, local_artifacts, \
     migrate_resource
@@ -52,7 +52,7 @@ class SiteMigration:
 
     def _submit_dataset(self, pool, dataset_id: str) -> Iterator[Line]:
         try:
-            dataset = pipeline.show_dataset(dataset_id)
+            dataset = records.show_dataset(dataset_id)
         except Exception as exc:  # report and go on
             self.tally.failed += 1
             yield f"{dataset_id}: cannot read the dataset: {exc}", True
@@ -134,7 +134,7 @@ class SiteMigration:
             for rid, fields in updates.items():
                 revise[f"update__resources__{rid}"] = fields
             try:
-                tk.get_action("package_revise")(pipeline.system_context(),
+                tk.get_action("package_revise")(records.system_context(),
                                                 revise)
             except Exception as exc:  # report and go on
                 self.tally.failed += len(updates)

@@ -20,7 +20,8 @@ import ckan.model as model
 
 from .. import config as dcor_config
 from .. import db
-from .. import naming, pipeline
+from .. import naming
+from . import records
 from ..storage import depot, s3
 from .circles import circle_buckets
 
@@ -143,13 +144,13 @@ def _user_depot_path(record: ResourceRecord) -> str:
     dataset = {"id": record.pid, "name": record.dataset_name,
                "creator_user_id": record.creator_user_id,
                "organization": {"name": record.circle_name}}
-    return pipeline.user_depot_path(resource, dataset)
+    return records.user_depot_path(resource, dataset)
 
 
 def _figshare_depot_path(record: ResourceRecord) -> str:
     return naming.figshare_depot_path(
         dcor_config.depots_path(), record.dataset_name,
-        pipeline.resource_file_name({"name": record.name, "url": record.url}))
+        records.resource_file_name({"name": record.name, "url": record.url}))
 
 
 class OrphanSearch:
@@ -248,7 +249,7 @@ class OrphanSearch:
             if not is_live(record, self.grace_days, now):
                 continue
             try:
-                link = pipeline.ckan_path(record.rid)
+                link = records.ckan_path(record.rid)
             except ValueError:  # not a canonical id: CKAN's path is unknown
                 link = None
             if link and depot.same_file(link, path):
