@@ -15,7 +15,7 @@ site_prepare() {
   # files are not here: a site's first run in this clone starts empty.
   local first_run=
   [ -f "$INI" ] || first_run=1
-  mkdir -p "$STATE/storage" "$STATE/depots" "$STATE/tmp"
+  mkdir -p "$STATE/storage" "$STATE/depots"
   # dcor_depot_dev_no_solr switches package search off only if no Solr answers.
   sed -e "s|^ckan.site_id = .*|ckan.site_id = dcor_depot_$SITE|" \
       -e "s|^ckan.site_url = .*|ckan.site_url = $SITE_URL|" \
@@ -23,7 +23,7 @@ site_prepare() {
       -e "s|^ckan.redis.url = .*|ckan.redis.url = redis://127.0.0.1:6379/$REDIS_DB|" \
       -e "s|^ckan.plugins = .*|ckan.plugins = dcor_depot dcor_depot_dev_no_solr|" \
       -e "s|^ckan.storage_path = .*|ckan.storage_path = $STATE/storage|" \
-      -e "s|^ckanext.dcor_depot.depots_path = .*|ckanext.dcor_depot.depots_path = $STATE/depots\nckanext.dcor_depot.tmp_dir = $STATE/tmp|" \
+      -e "s|^ckanext.dcor_depot.depots_path = .*|ckanext.dcor_depot.depots_path = $STATE/depots|" \
       -e "s|^ckanext.dcor_depot.users_depot_name = .*|ckanext.dcor_depot.users_depot_name = users-$SITE|" \
       -e "s|^SECRET_KEY = .*|SECRET_KEY = dcor-depot-$SITE-secret-not-for-production|" \
       "$REPO/test.ini" > "$INI.new"

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import socket
 import string
-import tempfile
 from typing import Any, Mapping
 
 import ckan.plugins.toolkit as tk
 from ckan.exceptions import CkanConfigurationException
+
+from . import transfer_plan
 
 S3_ENDPOINT_URL = "dcor_object_store.endpoint_url"
 S3_ACCESS_KEY_ID = "dcor_object_store.access_key_id"
@@ -25,7 +26,6 @@ S3_MAX_CONCURRENCY = "ckanext.dcor_depot.s3_max_concurrency"
 S3_MAX_ATTEMPTS = "ckanext.dcor_depot.s3_max_attempts"
 DEPOTS_PATH = "ckanext.dcor_depot.depots_path"
 USERS_DEPOT_NAME = "ckanext.dcor_depot.users_depot_name"
-TMP_DIR = "ckanext.dcor_depot.tmp_dir"
 FIGSHARE_API_URL = "ckanext.dcor_depot.figshare_api_url"
 JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
 JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
@@ -35,8 +35,6 @@ DOWNLOAD_URL_EXPIRY = "ckanext.dcor_depot.download_url_expiry"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 
-MIN_PART_SIZE = 5 * 1024**2
-MAX_PART_SIZE = 5 * 1024**3
 
 
 def _template_fields(template: str) -> set[str]:
@@ -74,22 +72,21 @@ def check_config(cfg: Mapping[str, Any]) -> None:
               "must be a folder name with at most the field {hostname}",
               users_depot)
 
-    tmp = str(cfg.get(TMP_DIR) or "")
-    if tmp and not os.path.isabs(tmp):
-        _fail(TMP_DIR, "must be empty or an absolute path", tmp)
 
     for key in (S3_ENDPOINT_URL, FIGSHARE_API_URL):
         url = str(cfg.get(key) or "")
         if url and not url.startswith(("http://", "https://")):
             _fail(key, "must be an http:// or https:// URL", url)
 
-    _check_int(cfg, S3_PART_SIZE, MIN_PART_SIZE, MAX_PART_SIZE)
+    _check_int(cfg, S3_PART_SIZE, transfer_plan.MIN_PART_SIZE,
+               transfer_plan.MAX_PART_SIZE)
     _check_int(cfg, S3_MAX_CONCURRENCY, 1, 64)
     _check_int(cfg, S3_MAX_ATTEMPTS, 1, 50)
     _check_int(cfg, JOB_TIMEOUT, 60, 30 * 24 * 3600)
     _check_int(cfg, UPLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     # at least twice S3's minimum part, so that equal parts stay above it
-    _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * MIN_PART_SIZE, MAX_PART_SIZE)
+    _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * transfer_plan.MIN_PART_SIZE,
+               transfer_plan.MAX_PART_SIZE)
     _check_int(cfg, DOWNLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
@@ -139,15 +136,15 @@ def s3_bucket_name_template() -> str:
 
 
 def s3_part_size() -> int:
-    return int(tk.config.get(S3_PART_SIZE))
+    return tk.config.get(S3_PART_SIZE)
 
 
 def s3_max_concurrency() -> int:
-    return int(tk.config.get(S3_MAX_CONCURRENCY))
+    return tk.config.get(S3_MAX_CONCURRENCY)
 
 
 def s3_max_attempts() -> int:
-    return int(tk.config.get(S3_MAX_ATTEMPTS))
+    return tk.config.get(S3_MAX_ATTEMPTS)
 
 
 # Block storage
@@ -165,10 +162,6 @@ def users_depot_name() -> str:
         hostname=socket.gethostname())
 
 
-def tmp_dir() -> str:
-    return tk.config.get(TMP_DIR) or tempfile.gettempdir()
-
-
 def figshare_api_url() -> str:
     return tk.config.get(FIGSHARE_API_URL).rstrip("/")
 
@@ -180,26 +173,26 @@ def jobs_queue() -> str:
 
 
 def job_timeout() -> int:
-    return int(tk.config.get(JOB_TIMEOUT))
+    return tk.config.get(JOB_TIMEOUT)
 
 
 # Direct uploads and maintenance
 
 def upload_url_expiry() -> int:
-    return int(tk.config.get(UPLOAD_URL_EXPIRY))
+    return tk.config.get(UPLOAD_URL_EXPIRY)
 
 
 def upload_max_part_size() -> int:
-    return int(tk.config.get(UPLOAD_MAX_PART_SIZE))
+    return tk.config.get(UPLOAD_MAX_PART_SIZE)
 
 
 def download_url_expiry() -> int:
-    return int(tk.config.get(DOWNLOAD_URL_EXPIRY))
+    return tk.config.get(DOWNLOAD_URL_EXPIRY)
 
 
 def deleted_grace_days() -> int:
-    return int(tk.config.get(DELETED_GRACE_DAYS))
+    return tk.config.get(DELETED_GRACE_DAYS)
 
 
 def figshare_max_attempts() -> int:
-    return int(tk.config.get(FIGSHARE_MAX_ATTEMPTS))
+    return tk.config.get(FIGSHARE_MAX_ATTEMPTS)

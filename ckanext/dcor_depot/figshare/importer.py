@@ -109,7 +109,8 @@ def import_doi(doi: str, client: FigshareClient,
         if os.path.lexists(target):
             # placed by an earlier run; kept only if it holds figshare's
             # bytes, never replaced
-            sha256 = existing_file(target, item["size"], item["md5"]).sha256
+            got = existing_file(target, item["size"], item["md5"])
+            sha256 = got.sha256
             if resource and resource.get("sha256") not in (None, "", sha256):
                 raise FigshareError(
                     f"resource {rid} records sha256 {resource['sha256']}, "
@@ -117,18 +118,18 @@ def import_doi(doi: str, client: FigshareClient,
             result.skipped += 1
         else:
             echo(f"{doi}: downloading {name} ({item['size']} bytes)")
-            sha256 = client.download(item["download_url"], target,
-                                     item["size"], item["md5"]).sha256
+            got = client.download(item["download_url"], target,
+                                  item["size"], item["md5"])
+            sha256 = got.sha256
             result.downloaded += 1
         if resource is None:
             tk.get_action("resource_create")(records.system_context(), {
                 "id": rid, "package_id": data["id"], "name": name,
                 "url": name, "url_type": "upload", "size": item["size"],
-                "sha256": sha256, "md5": item["md5"]})
-        link = records.ckan_path(rid)
-        if not (os.path.islink(link) and os.path.realpath(link) ==
-                os.path.realpath(target)):
-            depot.replace_with_symlink(link, target)
+                "sha256": sha256, "md5": item["md5"], "crc32": got.crc32})
+        # the figshare depot is this resource's depot: the depot move's
+        # code leaves the symlink at CKAN's path
+        depot.move_into_depot(records.ckan_path(rid), target)
         if dcor_config.s3_enabled():
             object_store.store_resource_in_object_store(rid)
     if records.show_dataset(data["id"])["state"] != "active":

@@ -75,11 +75,10 @@ def clean_db(reset_db):
 
 @pytest.fixture
 def dcor_paths(ckan_config, monkeypatch, tmp_path):
-    """A fresh storage_path, depots_path and tmp_dir, plus the S3 settings."""
+    """A fresh storage_path and depots_path, plus the S3 settings."""
     paths = {
         "ckan.storage_path": tmp_path / "storage",
         "ckanext.dcor_depot.depots_path": tmp_path / "depots",
-        "ckanext.dcor_depot.tmp_dir": tmp_path / "tmp",
     }
     for key, path in paths.items():
         path.mkdir()
@@ -162,7 +161,6 @@ def worker_ini(dcor_paths, ckan_config, tmp_path, test_ini):
         ckan.plugins = {plugins}
         ckan.storage_path = {dcor_paths['storage_path']}
         ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}
-        ckanext.dcor_depot.tmp_dir = {dcor_paths['tmp_dir']}
         ckanext.dcor_depot.s3_part_size = {ckan_config.get('ckanext.dcor_depot.s3_part_size')}
         dcor_object_store.bucket_name = {BUCKET_TEMPLATE}
         dcor_object_store.endpoint_url = {settings['dcor_object_store.endpoint_url']}
@@ -177,12 +175,33 @@ def _logging_sections(test_ini: pathlib.Path) -> str:
     return text[text.index("[loggers]"):]
 
 
+def _ckan_argv(ini, args):
+    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
+    return [str(ckan_bin), "-c", str(ini), *map(str, args)]
+
+
 def ckan_command(ini, *args, timeout=600, **kwargs):
     """Run `ckan -c INI ARGS...` in a subprocess and return the result."""
-    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    return subprocess.run([str(ckan_bin), "-c", str(ini), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, **kwargs)
+    return subprocess.run(_ckan_argv(ini, args), capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, **kwargs)
+
+
+def start_ckan(ini, *args, **kwargs):
+    """Start `ckan -c INI ARGS...` in a process group of its own (so that a
+    test can SIGKILL it with its work horses); output is dropped unless
+    given."""
+    kwargs.setdefault("stdout", subprocess.DEVNULL)
+    kwargs.setdefault("stderr", subprocess.DEVNULL)
+    return subprocess.Popen(_ckan_argv(ini, args), cwd=REPO,
+                            start_new_session=True, **kwargs)
+
+
+def start_worker(ini, burst=True, **kwargs):
+    """A real `ckan jobs worker` on the depot queue; with burst=False it
+    keeps waiting for jobs, as on a site."""
+    queue = tk.config.get("ckanext.dcor_depot.jobs_queue")
+    return start_ckan(ini, "jobs", "worker", *(["--burst"] if burst else []),
+                      queue, **kwargs)
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import signal
+import time
+import xml.sax.saxutils
+
+import requests
 
 from ckan.tests import factories
 
@@ -69,3 +74,92 @@ def file_sha256(path):
 def files_below(folder):
     return sorted(os.path.join(root, name)
                   for root, _, names in os.walk(folder) for name in names)
+
+
+def parts_in_flight(s3_client, bucket):
+    """True once some multipart upload into `bucket` has parts on the
+    server. An upload may complete or be aborted between the two calls."""
+    try:
+        uploads = s3_client.list_multipart_uploads(
+            Bucket=bucket).get("Uploads", [])
+    except s3_client.exceptions.NoSuchBucket:
+        return False
+    for upload in uploads:
+        try:
+            if s3_client.list_parts(Bucket=bucket, Key=upload["Key"],
+                                    UploadId=upload["UploadId"]).get("Parts"):
+                return True
+        except s3_client.exceptions.ClientError:
+            continue  # completed or aborted meanwhile
+    return False
+
+
+def kill_when(process, condition, timeout=300):
+    """SIGKILL a process started by conftest.start_ckan (and its work
+    horses) as soon as condition() holds."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if condition():
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(30)
+                return
+            assert process.poll() is None, "process ended before the kill"
+            time.sleep(0.02)
+        raise AssertionError("condition never held")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
+
+
+# A client of direct uploads, with plain HTTP
+
+def ask_urls(app, token, organization_id, file_size, status=200):
+    response = app.post("/api/3/action/resource_upload_s3_urls",
+                        json={"organization_id": organization_id,
+                              "file_size": file_size},
+                        headers={"Authorization": token} if token else {})
+    assert response.status_code == status, response.body
+    return response.json
+
+
+def client_upload(urls, data: bytes):
+    """What a DCOR client does with the URLs of resource_upload_s3_urls."""
+    if urls["complete_url"] is None:
+        assert len(urls["upload_urls"]) == 1
+        response = requests.put(urls["upload_urls"][0], data=data, timeout=60)
+        assert response.status_code == 200, response.text
+        return
+    parts = []
+    size = urls["part_size"]
+    for number, url in enumerate(urls["upload_urls"], start=1):
+        chunk = data[(number - 1) * size:number * size]
+        response = requests.put(url, data=chunk, timeout=60)
+        assert response.status_code == 200, response.text
+        parts.append((number, response.headers["ETag"]))
+    body = "<CompleteMultipartUpload>" + "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>"
+        f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
+        for n, etag in parts) + "</CompleteMultipartUpload>"
+    response = requests.post(urls["complete_url"], data=body, timeout=60)
+    assert response.status_code == 200, response.text
+
+
+def create_s3_resource(app, token, dataset_id, rid, name="cells.rtdc",
+                       status=200):
+    response = app.post("/api/3/action/resource_create",
+                        json={"package_id": dataset_id, "id": rid,
+                              "url": name, "name": name,
+                              "url_type": "s3_upload"},
+                        headers={"Authorization": token})
+    assert response.status_code == status, response.body
+    return response.json
+
+
+def direct_upload(app, token, circle_id, dataset_id, data: bytes):
+    """Ask for URLs, upload `data` and create the resource; its id."""
+    urls = ask_urls(app, token, circle_id, len(data))["result"]
+    client_upload(urls, data)
+    create_s3_resource(app, token, dataset_id, urls["resource_id"])
+    return urls["resource_id"]

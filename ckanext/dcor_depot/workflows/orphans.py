@@ -239,13 +239,13 @@ class OrphanSearch:
         removed = self.remove and depot.remove_file(path)
         return Finding(what, path, removed)
 
-    def file_needed(self, path: str, records: list[ResourceRecord],
+    def file_needed(self, path: str, candidates: list[ResourceRecord],
                     expected_path: Callable[[ResourceRecord], str]) -> bool:
         now = datetime.datetime.utcnow()
         if self.deleted_row_in_grace(
                 naming.uuids_in_name(os.path.basename(path)), now):
             return True
-        for record in records:
+        for record in candidates:
             if not is_live(record, self.grace_days, now):
                 continue
             try:

@@ -3,11 +3,7 @@ re-run converges."""
 import os
 import pathlib
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 
 import pytest
 
@@ -16,43 +12,16 @@ import ckan.plugins.toolkit as tk
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.storage import s3
 
-from .conftest import REPO, ckan_command
-from .conftest import circle_bucket
-from .helpers import (file_sha256, files_below, make_circle_and_user,
-                      upload_resource_file, write_random_file)
+from ..conftest import circle_bucket, ckan_command, start_worker
+from ..helpers import (file_sha256, files_below, kill_when,
+                       make_circle_and_user, parts_in_flight,
+                       upload_resource_file, write_random_file)
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
     pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
 ]
 BIG = 200 * 1024**2
-
-
-def start_worker(ini):
-    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    queue = tk.config["ckanext.dcor_depot.jobs_queue"]
-    return subprocess.Popen(
-        [str(ckan_bin), "-c", str(ini), "jobs", "worker", "--burst", queue],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-
-
-def kill_when(worker, condition, timeout=300):
-    """SIGKILL the worker and its work horse as soon as condition() holds."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if condition():
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(30)
-                return
-            assert worker.poll() is None, "worker ended before the kill"
-            time.sleep(0.02)
-        raise AssertionError("condition never held")
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(30)
 
 
 def complete_with_run_jobs(worker_ini):
@@ -118,17 +87,8 @@ def test_kill_during_upload(app, worker_ini, dcor_paths, tmp_path, s3_client,
     bucket = circle_bucket(circle['id'])
     key = naming.object_key("resource", rid)
 
-    def uploading():
-        try:
-            uploads = s3_client.list_multipart_uploads(
-                Bucket=bucket).get("Uploads", [])
-        except s3_client.exceptions.NoSuchBucket:
-            return False
-        return any(s3_client.list_parts(Bucket=bucket, Key=u["Key"],
-                                        UploadId=u["UploadId"]).get("Parts")
-                   for u in uploads)
-
-    kill_when(start_worker(worker_ini), uploading)
+    kill_when(start_worker(worker_ini),
+              lambda: parts_in_flight(s3_client, bucket))
     ckan_file = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     assert file_sha256(ckan_file) == sha256
     assert s3.object_head(s3_client, bucket, key) is None

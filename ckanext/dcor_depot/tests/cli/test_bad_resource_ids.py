@@ -11,7 +11,7 @@ from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import maintenance
 from ckanext.dcor_depot.cli import migrate as migrate_cli
 
-from .helpers import make_circle_and_user, upload_resource
+from ..helpers import make_circle_and_user, upload_resource
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),

@@ -2,11 +2,8 @@
 and their backup to the depot by a real worker."""
 import hashlib
 import os
-import uuid
-import xml.sax.saxutils
 
 import pytest
-import requests
 
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories
@@ -15,10 +12,10 @@ from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import depot as depot_cli
 from ckanext.dcor_depot.storage import s3
 
-from .conftest import ckan_command
-from .conftest import circle_bucket
-from .helpers import file_sha256, files_below, make_circle_and_user
-from .test_crash_safety import kill_when, start_worker
+from ..conftest import circle_bucket, ckan_command, start_worker
+from ..helpers import (ask_urls, client_upload, create_s3_resource,
+                       file_sha256, files_below, kill_when,
+                       make_circle_and_user)
 
 PART = 5 * 1024**2
 # the largest part of a presigned upload: files above it get multipart URLs
@@ -30,48 +27,6 @@ pytestmark = [
                             CLIENT_PART),
     pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins"),
 ]
-
-
-def ask_urls(app, token, organization_id, file_size, status=200):
-    response = app.post("/api/3/action/resource_upload_s3_urls",
-                        json={"organization_id": organization_id,
-                              "file_size": file_size},
-                        headers={"Authorization": token} if token else {})
-    assert response.status_code == status, response.body
-    return response.json
-
-
-def client_upload(urls, data: bytes):
-    """What a DCOR client does, with plain HTTP."""
-    if urls["complete_url"] is None:
-        assert len(urls["upload_urls"]) == 1
-        response = requests.put(urls["upload_urls"][0], data=data, timeout=60)
-        assert response.status_code == 200, response.text
-        return
-    parts = []
-    size = urls["part_size"]
-    for number, url in enumerate(urls["upload_urls"], start=1):
-        chunk = data[(number - 1) * size:number * size]
-        response = requests.put(url, data=chunk, timeout=60)
-        assert response.status_code == 200, response.text
-        parts.append((number, response.headers["ETag"]))
-    body = "<CompleteMultipartUpload>" + "".join(
-        f"<Part><PartNumber>{n}</PartNumber><ETag>"
-        f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
-        for n, etag in parts) + "</CompleteMultipartUpload>"
-    response = requests.post(urls["complete_url"], data=body, timeout=60)
-    assert response.status_code == 200, response.text
-
-
-def create_s3_resource(app, token, dataset_id, rid, name="cells.rtdc",
-                       status=200):
-    response = app.post("/api/3/action/resource_create",
-                        json={"package_id": dataset_id, "id": rid,
-                              "url": name, "name": name,
-                              "url_type": "s3_upload"},
-                        headers={"Authorization": token})
-    assert response.status_code == status, response.body
-    return response.json
 
 
 @pytest.mark.parametrize("size", [1000, 3 * CLIENT_PART + 123])
@@ -170,7 +125,7 @@ def test_prune_stale_multipart_uploads(cli, app, s3_client):
     from ckanext.dcor_depot.workflows import stale_uploads
 
     user, circle, dataset, token = make_circle_and_user()
-    urls = ask_urls(app, token, circle["id"], 3 * CLIENT_PART)["result"]
+    ask_urls(app, token, circle["id"], 3 * CLIENT_PART)
     bucket = circle_bucket(circle['id'])
     assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
 
@@ -216,21 +171,3 @@ def test_package_revise_route(app, run_worker, s3_client, dcor_paths):
     assert shown["sha256"] == hashlib.sha256(data).hexdigest()
     link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     assert file_sha256(link) == shown["sha256"]
-
-
-@pytest.mark.ckan_config("ckan.plugins",
-                        "dcor_depot dcor_depot_test_other_direct_upload")
-def test_steps_aside_for_an_existing_action(app):
-    """Another plugin (registered by entry point, as an older DCOR
-    extension would be) that provides resource_upload_s3_urls keeps it;
-    ours still checks incoming resources."""
-    user, circle, dataset, token = make_circle_and_user()
-    response = app.post("/api/3/action/resource_upload_s3_urls",
-                        json={"organization_id": circle["id"],
-                              "file_size": 10},
-                        headers={"Authorization": token})
-    assert response.status_code == 200, response.body
-    assert response.json["result"] == {"answered_by": "the other plugin"}
-    body = create_s3_resource(app, token, dataset["id"], str(uuid.uuid4()),
-                              status=409)
-    assert "was not issued by resource_upload_s3_urls" in str(body)

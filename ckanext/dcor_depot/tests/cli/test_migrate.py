@@ -10,12 +10,12 @@ import ckan.plugins.toolkit as tk
 from ckan.tests import factories
 
 from ckanext.dcor_depot import naming
-from ckanext.dcor_depot.cli import migrate as migrate_cli
 from ckanext.dcor_depot.storage import s3
+from ckanext.dcor_depot.cli import migrate as migrate_cli
 
-from .conftest import ckan_command
-from .conftest import circle_bucket
-from .helpers import files_below, make_circle_and_user, upload_resource
+from ..conftest import circle_bucket, ckan_command, start_ckan
+from ..helpers import (files_below, make_circle_and_user, parts_in_flight,
+                      upload_resource)
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -112,16 +112,27 @@ def test_delete_after_migration_only_removes_verified(cli, app, s3_client,
     paths = [naming.resource_path(str(dcor_paths["storage_path"]), r["id"])
              for _, r, _, _ in site]
     assert all(os.path.isfile(p) for p in paths)
+    # one object is already there with other bytes of the same size: its
+    # local file is the only good copy and must stay
+    circle, damaged, data, _ = site[-1]
+    s3.ensure_bucket(s3_client, circle_bucket(circle["id"]))
+    damaged_key = naming.object_key("resource", damaged["id"])
+    s3_client.put_object(Bucket=circle_bucket(circle["id"]),
+                         Key=damaged_key, Body=b"X" * len(data))
 
     result = migrate(cli, "--delete-after-migration")
-    assert result.exit_code == 0, result.output
-    assert "8 local files deleted" in result.output  # 6 + condensed, preview
-    assert not any(os.path.exists(p) for p in paths)
-    for circle, resource, data, visible in site:
+    assert result.exit_code == 1, result.output
+    assert "7 local files deleted" in result.output  # 5 + condensed, preview
+    assert os.path.isfile(paths[-1]) and not any(
+        os.path.exists(p) for p in paths[:-1])
+    for circle, resource, data, visible in site[:-1]:
         key = naming.object_key("resource", resource["id"])
         body = s3_client.get_object(Bucket=circle_bucket(circle['id']),
                                     Key=key)["Body"].read()
         assert body == data
+    assert s3_client.get_object(
+        Bucket=circle_bucket(circle["id"]),
+        Key=damaged_key)["Body"].read() == b"X" * len(site[-1][2])
 
 
 def test_bad_input(cli, app, worker_ini, tmp_path, dcor_paths):
@@ -148,11 +159,9 @@ def test_bad_input(cli, app, worker_ini, tmp_path, dcor_paths):
 def test_killed_migration_completes_on_rerun(app, worker_ini, s3_client,
                                              dcor_paths, tmp_path):
     import signal
-    import subprocess
-    import sys
     import time
 
-    from .helpers import upload_resource_file, write_random_file
+    from ..helpers import upload_resource_file, write_random_file
 
     user, circle, dataset, token = make_circle_and_user(private=False)
     expected = {}
@@ -163,22 +172,11 @@ def test_killed_migration_completes_on_rerun(app, worker_ini, s3_client,
         expected[resource["id"]] = sha256
         source.unlink()
     bucket = circle_bucket(circle['id'])
-    ckan_bin = os.path.join(os.path.dirname(sys.executable), "ckan")
-    process = subprocess.Popen(
-        [ckan_bin, "-c", str(worker_ini),
-         "dcor-migrate-resources-to-object-store", "--jobs", "2"],
-        start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    process = start_ckan(worker_ini, "dcor-migrate-resources-to-object-store",
+                         "--jobs", "2")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            uploads = s3_client.list_multipart_uploads(
-                Bucket=bucket).get("Uploads", [])
-        except s3_client.exceptions.NoSuchBucket:
-            uploads = []
-        if any(s3_client.list_parts(Bucket=bucket, Key=u["Key"],
-                                    UploadId=u["UploadId"]).get("Parts")
-               for u in uploads):
+        if parts_in_flight(s3_client, bucket):
             break
         assert process.poll() is None, "migration ended before the kill"
         time.sleep(0.02)

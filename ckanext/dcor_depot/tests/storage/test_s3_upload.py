@@ -8,6 +8,7 @@ import pytest
 
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.storage import s3
+from ckanext.dcor_depot.storage.s3 import upload as s3_upload
 
 PART = 5 * 1024**2
 
@@ -54,7 +55,7 @@ def test_size_change_while_reading_is_refused(tmp_path, s3_client, bucket,
     path = tmp_path / "cells.rtdc"
     path.write_bytes(os.urandom(size))
     with pytest.raises(s3.UploadVerificationError, match="changed size"):
-        s3._upload_multipart(s3.get_client(), str(path), bucket, "k",
+        s3_upload._upload_multipart(s3.get_client(), str(path), bucket, "k",
                              size + claimed, PART, 3, None)
     assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert s3.object_head(s3_client, bucket, "k") is None

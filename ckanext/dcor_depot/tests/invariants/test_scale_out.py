@@ -1,9 +1,7 @@
 """Several workers on one queue: every job runs once, nothing is corrupted."""
 import collections
-import pathlib
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -11,8 +9,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.dcor_depot import naming
 
-from .conftest import REPO
-from .helpers import file_sha256, make_circle_and_user, upload_resource
+from ..conftest import start_worker
+from ..helpers import file_sha256, make_circle_and_user, upload_resource
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -29,21 +27,18 @@ def test_three_workers_share_the_queue(app, worker_ini, s3_client,
         resource = upload_resource(app, token, dataset["id"], body,
                                    name=f"cells{number}.rtdc")
         data[resource["id"]] = body
-    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    queue = tk.config["ckanext.dcor_depot.jobs_queue"]
-    workers = [subprocess.Popen(
-        [str(ckan_bin), "-c", str(worker_ini), "jobs", "worker", "--burst",
-         queue], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True) for _ in range(3)]
+    workers = [start_worker(worker_ini, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+               for _ in range(3)]
     logs = [w.communicate(timeout=600)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), logs
 
     runs = collections.Counter(
         match.group(1) for log in logs for match in re.finditer(
-            r"resource (\S+) in the depot", log))
+            r"resource (\S+): DEPOT_MOVE ", log))
     uploads = collections.Counter(
         match.group(1) for log in logs for match in re.finditer(
-            r"resource (\S+) in s3://", log))
+            r"resource (\S+): S3_UPLOAD ", log))
     assert runs == {rid: 1 for rid in data}
     assert uploads == {rid: 1 for rid in data}
     for rid, body in data.items():

@@ -4,12 +4,9 @@ import hashlib
 import http.server
 import json
 import os
-import pathlib
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -25,8 +22,8 @@ from ckanext.dcor_depot.figshare import metadata
 from ckanext.dcor_depot.figshare.client import FigshareClient, FigshareError
 from ckanext.dcor_depot.storage import depot
 
-from .conftest import REPO, s3_settings
-from .helpers import files_below
+from ..conftest import s3_settings, start_ckan
+from ..helpers import files_below
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -488,7 +485,7 @@ def test_attempts_come_from_the_figshare_setting(cli, figshare, dcor_paths,
     monkeypatch.setitem(ckan_config,
                         "ckanext.dcor_depot.figshare_max_attempts", "2")
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.s3_max_attempts",
-                        "5")
+                        5)
     doi = figshare.add(5060, 1, [("a.txt", b"aaa", {})])
     article = "/articles/5060/versions/1"
     figshare.faults[article] = ["500", "500", "500"]
@@ -542,11 +539,7 @@ def test_killed_import_resumes_its_download(cli, figshare, dcor_paths,
         "[app:main]\n", "[app:main]\nckanext.dcor_depot.figshare_api_url = "
         f"{figshare.url}\n", 1))
     folder = figshare_folder(dcor_paths, doi)
-    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    importer = subprocess.Popen(
-        [str(ckan_bin), "-c", str(worker_ini), "import-figshare", "--doi",
-         doi], cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    importer = start_ckan(worker_ini, "import-figshare", "--doi", doi)
     try:
         deadline = time.monotonic() + 120
         while not (folder.is_dir() and any(

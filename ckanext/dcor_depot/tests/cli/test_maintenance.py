@@ -7,8 +7,8 @@ import ckan.plugins.toolkit as tk
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import maintenance
 
-from .conftest import circle_bucket
-from .helpers import files_below, make_circle_and_user, upload_resource
+from ..conftest import circle_bucket
+from ..helpers import files_below, make_circle_and_user, upload_resource
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),

@@ -16,8 +16,8 @@ from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import maintenance
 from ckanext.dcor_depot.storage import depot
 
-from .conftest import circle_bucket
-from .helpers import make_circle_and_user, upload_resource
+from ..conftest import circle_bucket
+from ..helpers import make_circle_and_user, upload_resource
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -246,7 +246,7 @@ def test_grace_days_setting(cli, app, run_worker, ckan_config, monkeypatch):
     tk.get_action("package_delete")(SYSADMIN,
                                     {"id": deleted["dataset"]["id"]})
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.deleted_grace_days",
-                        "0")
+                        0)
     assert "2 orphans found, 2 removed" in orphans(cli, "--delete")
 
 

@@ -1,10 +1,7 @@
 """Invariant 3 under faults: no sequence of operations leaves a private
 dataset's object anonymously readable (safety issue, items 8 and 9)."""
 import os
-import pathlib
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,9 +14,10 @@ from ckan.tests import factories
 
 from ckanext.dcor_depot import jobs, naming
 
-from .conftest import REPO, ckan_command, circle_bucket
-from .helpers import (file_sha256, make_circle_and_user, upload_resource,
-                      upload_resource_file, write_random_file)
+from ..conftest import circle_bucket, ckan_command, start_worker
+from ..helpers import (file_sha256, make_circle_and_user, parts_in_flight,
+                      upload_resource, upload_resource_file,
+                      write_random_file)
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -55,16 +53,6 @@ def stored_public_resource(app, run_worker, body=b"public cells"):
     return user, circle, dataset, token, shown(resource["id"])
 
 
-def start_service_worker(ini):
-    """A worker that keeps waiting for jobs (not --burst), as on a site."""
-    ckan_bin = pathlib.Path(sys.executable).with_name("ckan")
-    queue = tk.config["ckanext.dcor_depot.jobs_queue"]
-    return subprocess.Popen(
-        [str(ckan_bin), "-c", str(ini), "jobs", "worker", queue], cwd=REPO,
-        start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-
-
 def wait_until_idle(timeout=600):
     """Until the depot queue is empty and no job runs."""
     queue = ckan_jobs.get_queue(tk.config["ckanext.dcor_depot.jobs_queue"])
@@ -92,20 +80,10 @@ def test_made_private_during_upload_ends_private(app, worker_ini, s3_client,
     source.unlink()
     bucket = circle_bucket(circle["id"])
 
-    def parts_uploaded():
-        try:
-            uploads = s3_client.list_multipart_uploads(
-                Bucket=bucket).get("Uploads", [])
-        except s3_client.exceptions.NoSuchBucket:
-            return False
-        return any(s3_client.list_parts(Bucket=bucket, Key=u["Key"],
-                                        UploadId=u["UploadId"]).get("Parts")
-                   for u in uploads)
-
-    workers = [start_service_worker(worker_ini) for _ in range(2)]
+    workers = [start_worker(worker_ini, burst=False) for _ in range(2)]
     try:
         deadline = time.monotonic() + 300
-        while not parts_uploaded():
+        while not parts_in_flight(s3_client, bucket):
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.02)
         api(app, token, "package_patch", id=dataset["id"], private=True)

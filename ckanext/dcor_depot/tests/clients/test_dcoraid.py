@@ -9,11 +9,10 @@ import pytest
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories
 
-from .helpers import file_sha256, make_circle_and_user, write_random_file
-from .test_direct_upload import ask_urls, client_upload
+from ..helpers import (ask_urls, client_upload, file_sha256,
+                       make_circle_and_user, write_random_file)
 
 import dcoraid.api as dcoraid_api
-import dcoraid.api.errors
 from dcoraid.api import dataset as dcoraid_dataset
 from dcoraid.common import etagsum
 from dcoraid.download.job import DownloadJob
@@ -24,6 +23,16 @@ pytestmark = [
 ]
 
 
+def circle_admin_api(site):
+    """A circle, and DCOR-Aid's API client for a new admin of it."""
+    user = factories.User()
+    circle = factories.Organization(
+        users=[{"name": user["name"], "capacity": "admin"}])
+    token = factories.APIToken(user=user["name"])["token"]
+    return circle, dcoraid_api.CKANAPI(server=site, api_key=token,
+                                       ssl_verify=False, caching=False)
+
+
 def resources_by_name(api, dataset_id):
     return {r["name"]: r for r in
             api.get("package_show", id=dataset_id)["resources"]}
@@ -31,12 +40,7 @@ def resources_by_name(api, dataset_id):
 
 def test_dcoraid_uploads_the_site_verifies_dcoraid_downloads(
         live_site, run_worker, tmp_path, s3_client):
-    user = factories.User()
-    circle = factories.Organization(
-        users=[{"name": user["name"], "capacity": "admin"}])
-    token = factories.APIToken(user=user["name"])["token"]
-    api = dcoraid_api.CKANAPI(server=live_site, api_key=token,
-                              ssl_verify=False, caching=False)
+    circle, api = circle_admin_api(live_site)
 
     # 1. a draft dataset, as DCOR-Aid creates it
     dataset = dcoraid_api.dataset_create(
@@ -102,12 +106,7 @@ def test_dcoraid_uploads_the_site_verifies_dcoraid_downloads(
 
 def test_dcoraid_upload_url_request_over_get(live_site, s3_client):
     """DCOR-Aid asks with a GET and string parameters."""
-    user = factories.User()
-    circle = factories.Organization(
-        users=[{"name": user["name"], "capacity": "admin"}])
-    token = factories.APIToken(user=user["name"])["token"]
-    api = dcoraid_api.CKANAPI(server=live_site, api_key=token,
-                              ssl_verify=False, caching=False)
+    circle, api = circle_admin_api(live_site)
     urls = api.get("resource_upload_s3_urls", organization_id=circle["id"],
                    file_size=str(3 * 1024**3 + 1))
     # DCOR-Aid's own part plan: four equal parts of at most 1 GiB

@@ -1,6 +1,5 @@
 import hashlib
 import os
-import stat
 
 import pytest
 
@@ -10,8 +9,8 @@ from ckan.tests import factories
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.cli import depot as depot_cli
 
-from .conftest import circle_bucket
-from .helpers import files_below, make_circle_and_user, write_random_file
+from ..conftest import circle_bucket
+from ..helpers import files_below, make_circle_and_user, write_random_file
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -97,7 +96,7 @@ def test_append_resource_bad_input(cli, tmp_path, dcor_paths):
 
 def test_run_jobs_completes_unfinished_resources(cli, app, run_worker,
                                                  s3_client, dcor_paths):
-    from .helpers import upload_resource
+    from ..helpers import upload_resource
     user, circle, dataset, token = make_circle_and_user()
     resource = upload_resource(app, token, dataset["id"], b"cells" * 10)
     # no worker ran: both steps are missing
@@ -161,16 +160,16 @@ def test_prune_refuses_uploads_that_may_be_in_flight(cli, s3_client,
 
     # a job may run for 3 days: 3 whole days are not more than that
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.job_timeout",
-                        str(3 * 24 * 3600))
+                        3 * 24 * 3600)
     assert "at least 4" in prune(3).output
     assert prune(3).exit_code != 0
     accepted = prune(4)
     assert accepted.exit_code == 0, accepted.output
     assert "0 stale multipart uploads found, 0 aborted" in accepted.output
 
-    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.job_timeout", "60")
+    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.job_timeout", 60)
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.upload_url_expiry",
-                        str(24 * 3600))
+                        24 * 3600)
     assert "at least 2" in prune(1).output
     assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) \
         == 1
