@@ -134,8 +134,8 @@ def run_one(method: str, path: str, bucket: str, key: str) -> dict:
         from ckanext.dcor_depot.storage import s3
         part_size = int(os.environ.get("BENCH_PART_MIB", "16")) * 1024**2
         concurrency = int(os.environ.get("BENCH_CONCURRENCY", "4"))
-        client = s3._client(ENDPOINT, ACCESS, SECRET, False, "us-east-1", 5,
-                            max(10, 2 * concurrency))
+        client = s3.client_for(ENDPOINT, ACCESS, SECRET, False, "us-east-1",
+                               5, max(10, 2 * concurrency))
         upload = lambda: s3.upload_file(  # noqa: E731
             client, path, bucket, key, part_size=part_size,
             max_concurrency=concurrency)

@@ -15,7 +15,6 @@ from typing import Any
 import requests
 
 import ckan.plugins as p
-import ckan.plugins.toolkit as tk
 from ckan.lib import search
 from ckan.lib.search.index import NoopSearchIndex, PackageSearchIndex
 from ckan.lib.search.query import PackageSearchQuery

@@ -7,8 +7,8 @@ uploads), `upload` (verified uploads of local files) and `transfer`
 (presigned URLs, streaming an object into a verified local copy).
 """
 from .client import (S3NotConfigured, S3Unreachable, bucket_for_circle,
-                     bucket_names, check_reachable, ensure_bucket, error_code,
-                     get_client)
+                     bucket_names, check_reachable, client_for, ensure_bucket,
+                     error_code, get_client)
 from .objects import (PUBLIC_TAG, SHA256_TAG, abort_multipart_upload,
                       abort_multipart_uploads, copy_object, delete_object,
                       is_public, iter_objects, multipart_uploads_before,
@@ -22,7 +22,7 @@ from .upload import (ByteCheck, ObjectConflict, StoredObject,
 
 __all__ = [
     "S3NotConfigured", "S3Unreachable", "bucket_for_circle", "bucket_names",
-    "check_reachable", "ensure_bucket", "error_code", "get_client",
+    "check_reachable", "client_for", "ensure_bucket", "error_code", "get_client",
     "PUBLIC_TAG", "SHA256_TAG", "abort_multipart_upload",
     "abort_multipart_uploads", "copy_object", "delete_object", "is_public",
     "iter_objects", "multipart_uploads_before", "object_digests",

@@ -31,9 +31,10 @@ def _unsigned_payload(request, **kwargs) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _client(endpoint_url: str, access_key_id: str, secret_access_key: str,
-            ssl_verify: bool, region: str, max_attempts: int,
-            max_pool: int) -> Any:
+def client_for(endpoint_url: str, access_key_id: str,
+               secret_access_key: str, ssl_verify: bool, region: str,
+               max_attempts: int, max_pool: int) -> Any:
+    """The client for these settings; one per settings and process."""
     client = _new_client(endpoint_url, access_key_id, secret_access_key,
                          ssl_verify, region, max_attempts, max_pool)
     for operation in ("UploadPart", "PutObject"):
@@ -81,7 +82,7 @@ def get_client() -> Any:
             "the object store is not configured "
             f"({dcor_config.S3_ENDPOINT_URL}, {dcor_config.S3_ACCESS_KEY_ID}, "
             f"{dcor_config.S3_SECRET_ACCESS_KEY})")
-    return _client(dcor_config.s3_endpoint_url(),
+    return client_for(dcor_config.s3_endpoint_url(),
                    dcor_config.s3_access_key_id(),
                    dcor_config.s3_secret_access_key(),
                    dcor_config.s3_ssl_verify(),
