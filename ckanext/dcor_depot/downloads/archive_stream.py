@@ -78,13 +78,13 @@ def parse_range(header: str | None, length: int) -> tuple[int, int] | None:
             raise UnsatisfiableRange(f"{header!r} selects no byte of {length}")
         return max(length - suffix, 0), length - 1
     start = int(first)
-    end = int(last) if last else length - 1
-    if end < start:
+    if last and int(last) < start:
         raise MalformedRange(f"range ends before it starts: {header!r}")
     if start >= length:
         raise UnsatisfiableRange(
             f"{header!r} starts past the end ({length} bytes)")
-    return start, min(end, length - 1)
+    end = min(int(last), length - 1) if last else length - 1
+    return start, end
 
 
 class _Mismatch(Exception):
