@@ -140,6 +140,11 @@ def _stream(layout, start, end, open_member, on_integrity_error):
                     else:
                         yield piece
         except _Mismatch as mismatch:
+            # what was gathered never holds the member's last chunk; sent,
+            # it puts the cut after the member's header, so a tar reader
+            # too finds the member's data missing (zip lacks its directory)
+            if gathered:
+                yield bytes(gathered)
             on_integrity_error(layout.members[segment.member], str(mismatch))
             return
     if gathered:
