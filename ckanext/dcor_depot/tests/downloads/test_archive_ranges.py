@@ -41,8 +41,8 @@ def test_random_ranges_equal_slices_and_open_nothing_before_them(
             end = rng.choice([e for e in edges if e >= start][:40])
         else:
             start = rng.randrange(layout.length)
-            end = rng.randrange(start, min(layout.length,
-                                           start + rng.choice([1, 600, 10**6])))
+            reach = rng.choice([1, 600, 10**6])
+            end = rng.randrange(start, min(layout.length, start + reach))
         store.opened.clear()
         got = stream_bytes(layout, store, start, end)
         assert got == whole[start:end + 1], (start, end)

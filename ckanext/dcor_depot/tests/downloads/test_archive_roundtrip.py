@@ -103,7 +103,8 @@ def test_bytes_and_etag_are_a_function_of_the_members(tmp_path, comptype):
     again = archive_layout.build(list(members), comptype)
     assert stream_bytes(first, store) == stream_bytes(again, store)
     assert first.etag == again.etag and len(first.etag) == 64
-    other = archive_layout.build(members, {"zip": "tar", "tar": "zip"}[comptype])
+    other_type = {"zip": "tar", "tar": "zip"}[comptype]
+    other = archive_layout.build(members, other_type)
     assert other.etag != first.etag
     changed = [dataclasses.replace(members[0], sha256="0" * 64), *members[1:]]
     assert archive_layout.build(changed, comptype).etag != first.etag
