@@ -28,6 +28,7 @@ import hashlib
 import json
 import re
 import struct
+import sys
 import tarfile
 import time
 import zlib
@@ -143,13 +144,11 @@ def build(members: Sequence[Member], comptype: str) -> Layout:
         sha256=hashlib.sha256(manifest).hexdigest(),
         crc32=zlib.crc32(manifest), key=MANIFEST_KEY)
     members += (manifest_member,)
-    if comptype == "zip":
-        segments, header_offsets, directory = _zip_segments(members)
-        ranges_supported = all(m.crc32 is not None for m in members)
-    else:
-        segments, header_offsets = _tar_segments(members), ()
-        directory = (0, 0)
-        ranges_supported = True
+    segments, header_offsets, directory = (
+        _zip_segments if comptype == "zip" else _tar_segments)(members)
+    # a zip range needs every CRC-32 before the data it follows
+    ranges_supported = comptype == "tar" or all(
+        m.crc32 is not None for m in members)
     last = segments[-1]
     return Layout(comptype=comptype, members=members, manifest=manifest,
                   segments=segments, length=last.start + last.length,
@@ -179,10 +178,11 @@ def _check_members(members: tuple[Member, ...]) -> None:
 
 
 def _etag(comptype: str, members: tuple[Member, ...]) -> str:
-    # everything the bytes depend on: mtimes and CRCs too, since they are
-    # written into the headers
+    # everything the bytes depend on: mtimes and CRCs are in the headers,
+    # and tar headers come from this Python's tarfile
+    tarfile_of = sys.version_info[:2] if comptype == "tar" else None
     canonical = json.dumps(
-        [LAYOUT_VERSION, comptype,
+        [LAYOUT_VERSION, comptype, tarfile_of,
          [[m.key, m.path, m.size, m.sha256, m.mtime, m.crc32]
           for m in members]],
         ensure_ascii=True, separators=(",", ":"))
@@ -226,7 +226,7 @@ def _tar_segments(members):
         if m.size % TAR_BLOCK:
             _append(segments, -m.size % TAR_BLOCK, TAR_PADDING, index)
     _append(segments, 2 * TAR_BLOCK, TAR_END, -1)
-    return tuple(segments)
+    return tuple(segments), (), (0, 0)  # no header offsets or directory
 
 
 def _tar_header(m: Member) -> bytes:

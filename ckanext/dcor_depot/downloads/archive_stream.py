@@ -95,9 +95,12 @@ def stream(layout: Layout, start: int, end: int, open_member: Opener,
            on_integrity_error: IntegrityHandler) -> Iterator[bytes]:
     """Yield bytes `start`..`end` (inclusive) of the archive.
 
-    `open_member(member, offset)` gives the member's data from `offset` on,
-    in chunks (say 1-8 MiB); it is never called for a member that ends
-    before `start`, and its iterator is closed once no more is needed.
+    `open_member(member, offset)` gives the member's data from `offset` on
+    as bytes chunks (say 1-8 MiB); it is never called for a member that
+    ends before `start`, and its iterator is closed once no more is needed.
+    `on_integrity_error(member, one_line)` is called when a member does not
+    match its record; the iterator then ends short of `end` (the handler
+    may also raise, e.g. to abort the connection).
     Raises ValueError for a range outside the archive, or for a partial
     range of a layout without range support (a zip with unknown CRCs).
     """
@@ -140,12 +143,14 @@ def _stream(layout, start, end, open_member, on_integrity_error):
                     else:
                         yield piece
         except _Mismatch as mismatch:
+            # told first, so the operator hears of it even if the client
+            # is gone; may raise to abort the response
+            on_integrity_error(layout.members[segment.member], str(mismatch))
             # what was gathered never holds the member's last chunk; sent,
             # it puts the cut after the member's header, so a tar reader
             # too finds the member's data missing (zip lacks its directory)
             if gathered:
                 yield bytes(gathered)
-            on_integrity_error(layout.members[segment.member], str(mismatch))
             return
     if gathered:
         yield bytes(gathered)

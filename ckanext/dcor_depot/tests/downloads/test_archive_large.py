@@ -21,8 +21,8 @@ import zipfile
 from ckanext.dcor_depot.downloads import archive_layout, archive_stream
 from ckanext.dcor_depot.downloads.archive_layout import DATA, MANIFEST_PATH
 
-from .archive_files import (GIB, LONG_NAME, MIB, FileStore, data_span,
-                            make_members, stream_bytes)
+from .archive_files import (GIB, LONG_NAME, MIB, FileStore, make_members,
+                            stream_bytes)
 
 STAND_IN_SHA256 = "5" * 64
 STAND_IN_CRC32 = 0x12345678
