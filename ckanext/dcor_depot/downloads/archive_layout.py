@@ -36,9 +36,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..manifest import MANIFEST_NAME, manifest_text
+
 COMPTYPES = ("zip", "tar")
-MANIFEST_PATH = "MANIFEST.sha256"
-MANIFEST_KEY = "MANIFEST.sha256"
+MANIFEST_PATH = MANIFEST_KEY = MANIFEST_NAME
 # Part of the ETag: bump it whenever the bytes for the same inputs change,
 # so a client never resumes across two different layouts.
 LAYOUT_VERSION = 1
@@ -137,7 +138,7 @@ def build(members: Sequence[Member], comptype: str) -> Layout:
         raise ValueError(f"comptype must be zip or tar, not {comptype!r}")
     members = tuple(members)
     _check_members(members)
-    manifest = "".join(f"{m.sha256}  {m.path}\n" for m in members).encode()
+    manifest = manifest_text((m.sha256, m.path) for m in members).encode()
     manifest_member = Member(
         path=MANIFEST_PATH, size=len(manifest),
         mtime=max((m.mtime for m in members), default=0),

@@ -157,7 +157,7 @@ def create_s3_resource(app, token, dataset_id, rid, name="cells.rtdc",
     return response.json
 
 
-def direct_upload(app, token, circle_id, dataset_id, data: bytes):
+def upload_directly(app, token, circle_id, dataset_id, data: bytes):
     """Ask for URLs, upload `data` and create the resource; its id."""
     urls = ask_urls(app, token, circle_id, len(data))["result"]
     client_upload(urls, data)

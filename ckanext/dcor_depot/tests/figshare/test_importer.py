@@ -483,7 +483,7 @@ def test_circle_administered_by_sysadmins_is_used(cli, figshare, dcor_paths):
 def test_attempts_come_from_the_figshare_setting(cli, figshare, dcor_paths,
                                                  ckan_config, monkeypatch):
     monkeypatch.setitem(ckan_config,
-                        "ckanext.dcor_depot.figshare_max_attempts", "2")
+                        "ckanext.dcor_depot.figshare_max_attempts", 2)
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.s3_max_attempts",
                         5)
     doi = figshare.add(5060, 1, [("a.txt", b"aaa", {})])
@@ -505,7 +505,7 @@ def test_connection_errors_give_up_naming_the_url(cli, figshare, dcor_paths,
     monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.figshare_api_url",
                         url)
     monkeypatch.setitem(ckan_config,
-                        "ckanext.dcor_depot.figshare_max_attempts", "3")
+                        "ckanext.dcor_depot.figshare_max_attempts", 3)
     result = run(cli, "--doi", "10.6084/m9.figshare.5070.v1")
     assert result.exit_code == 1
     error, = [line for line in result.output.splitlines()
@@ -577,7 +577,7 @@ def test_download_that_stops_short_is_resumed_by_the_next_run(
     """When every attempt of a run breaks off, the bytes so far stay for the
     next run, which asks only for the rest."""
     monkeypatch.setitem(ckan_config,
-                        "ckanext.dcor_depot.figshare_max_attempts", "2")
+                        "ckanext.dcor_depot.figshare_max_attempts", 2)
     data = os.urandom(4 * 1024**2)
     doi = figshare.add(5100, 1, [("big.rtdc", data, {})])
     path = "/files/510001"

@@ -17,7 +17,7 @@ from ckanext.dcor_depot.storage import depot
 
 from ..conftest import ckan_command, circle_bucket
 from ..helpers import (ask_urls, client_upload, create_s3_resource,
-                       direct_upload, file_sha256, make_circle_and_user,
+                       file_sha256, make_circle_and_user, upload_directly,
                        upload_resource)
 
 pytestmark = [
@@ -267,7 +267,7 @@ def test_owner_cannot_upload_a_file_to_a_direct_upload(app, run_worker,
                                                        dcor_paths):
     user, circle, dataset, token = make_circle_and_user()
     data = os.urandom(3000)
-    rid = direct_upload(app, token, circle["id"], dataset["id"], data)
+    rid = upload_directly(app, token, circle["id"], dataset["id"], data)
     response = app.post(
         "/api/3/action/resource_update",
         data={"id": rid, "upload": (io.BytesIO(b"other bytes"), "x.rtdc")},
@@ -284,7 +284,7 @@ def test_backup_refuses_to_replace_a_foreign_file(app, run_worker,
                                                   dcor_paths):
     user, circle, dataset, token = make_circle_and_user()
     data = os.urandom(3000)
-    rid = direct_upload(app, token, circle["id"], dataset["id"], data)
+    rid = upload_directly(app, token, circle["id"], dataset["id"], data)
     link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     os.makedirs(os.path.dirname(link))
     with open(link, "wb") as handle:
