@@ -76,5 +76,7 @@ def ckan(ini: pathlib.Path, *args: str, check: bool = True) -> str:
 
 
 def init_database(ini: pathlib.Path) -> None:
-    """`ckan db init`: creates the tables or brings them up to date."""
+    """`ckan db init` and the extension's own migrations: create the tables
+    or bring them up to date."""
     ckan(ini, "db", "init")
+    ckan(ini, "db", "upgrade", "-p", "dcor_depot")
