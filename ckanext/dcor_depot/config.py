@@ -32,6 +32,10 @@ JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
 UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
 UPLOAD_MAX_PART_SIZE = "ckanext.dcor_depot.upload_max_part_size"
 DOWNLOAD_URL_EXPIRY = "ckanext.dcor_depot.download_url_expiry"
+DOWNLOAD_PROVIDERS = "ckanext.dcor_depot.download_providers"
+DOWNLOAD_ACCEL_REDIRECT = "ckanext.dcor_depot.download_accel_redirect"
+ARCHIVE_MAX_FILES = "ckanext.dcor_depot.archive_max_files"
+ARCHIVE_MAX_BYTES = "ckanext.dcor_depot.archive_max_bytes"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 
@@ -88,6 +92,13 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * transfer_plan.MIN_PART_SIZE,
                transfer_plan.MAX_PART_SIZE)
     _check_int(cfg, DOWNLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
+    _check_int(cfg, ARCHIVE_MAX_FILES, 1, 1_000_000)
+    _check_int(cfg, ARCHIVE_MAX_BYTES, 0, 2**63 - 1)
+    accel = str(cfg.get(DOWNLOAD_ACCEL_REDIRECT) or "")
+    if accel and not (accel.startswith("/") and accel.endswith("/")):
+        _fail(DOWNLOAD_ACCEL_REDIRECT,
+              "must be an internal location starting and ending with /",
+              accel)
     _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
@@ -188,6 +199,25 @@ def upload_max_part_size() -> int:
 
 def download_url_expiry() -> int:
     return tk.config.get(DOWNLOAD_URL_EXPIRY)
+
+
+def download_providers() -> list[str]:
+    """Names of the download providers, in the order they are asked."""
+    return tk.aslist(tk.config.get(DOWNLOAD_PROVIDERS))
+
+
+def download_accel_redirect() -> str:
+    """nginx's internal location of ckan.storage_path, or empty."""
+    return tk.config.get(DOWNLOAD_ACCEL_REDIRECT) or ""
+
+
+def archive_max_files() -> int:
+    return tk.config.get(ARCHIVE_MAX_FILES)
+
+
+def archive_max_bytes() -> int:
+    """0: no limit."""
+    return tk.config.get(ARCHIVE_MAX_BYTES)
 
 
 def deleted_grace_days() -> int:

@@ -8,7 +8,7 @@ import ckan.plugins.toolkit as tk
 from . import config as dcor_config
 from . import events
 from .cli import get_commands
-from .downloads import views as download_views
+from .downloads import providers, views as download_views
 from .logic import action, auth
 from .storage.ckan_uploader import DepotResourceUpload
 
@@ -27,6 +27,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     # IConfigurable
     def configure(self, config):
         dcor_config.check_config(config)
+        providers.check_configured()
 
     # IUploader
     def get_resource_uploader(self, data_dict):

@@ -2,25 +2,31 @@
 of the storage that holds its bytes, as MyTardis's download providers do.
 
 - `s3`: the resource has an object; answer a redirect to a presigned GET
-  URL (made per request, never stored), so no byte passes through CKAN.
+  URL, made per request and never stored, so no byte passes through CKAN.
 - `depot`: the resource has a local file (no object yet, or no object
-  store); stream it, with `Range` support.
+  store); stream it with Range support, or hand it to nginx with
+  X-Accel-Redirect where `download_accel_redirect` is set.
 
-The first provider in the order that can serve a resource answers.
+The order comes from `ckanext.dcor_depot.download_providers`; other
+extensions add providers through `interfaces.IDownloadProvider`.
 """
 from __future__ import annotations
 
 import os
-from typing import Any
+import urllib.parse
+from typing import Any, Iterator
 
 import flask
 
-from .. import config as dcor_config
-from .. import naming
-from ..storage import s3
-from ..workflows import visibility
+import ckan.plugins as p
+from ckan.exceptions import CkanConfigurationException
 
-STORED_URL_TYPES = ("upload", "s3_upload")
+from .. import config as dcor_config
+from .. import naming, resource_state
+from ..interfaces import DownloadProvider, IDownloadProvider
+from ..storage import s3
+from ..storage.digest import CHUNK_SIZE
+from ..workflows import records, visibility
 
 
 def download_name(resource: dict[str, Any]) -> str:
@@ -38,18 +44,36 @@ class S3Provider:
                   dataset: dict[str, Any]) -> bool:
         return bool(resource.get("s3_available")) and dcor_config.s3_enabled()
 
+    @staticmethod
+    def _location(resource: dict[str, Any],
+                  dataset: dict[str, Any]) -> tuple[str, str]:
+        current, _ = visibility.locations(resource, dataset["owner_org"],
+                                          "resource")
+        return current
+
     def response(self, resource: dict[str, Any], dataset: dict[str, Any],
                  filename: str | None):
-        bucket, key = visibility.recorded_location(resource) or (
-            s3.bucket_for_circle(dataset["owner_org"]),
-            naming.object_key("resource", resource["id"]))
+        bucket, key = self._location(resource, dataset)
         url = s3.presigned_download_url(
             s3.get_client(), bucket, key, filename or download_name(resource),
             dcor_config.download_url_expiry())
         response = flask.redirect(url, code=302)
-        # the URL is a credential: shared caches must not keep it
+        # the URL is a credential: no shared cache may keep it
         response.headers["Cache-Control"] = "private, no-store"
         return response
+
+    def size(self, resource: dict[str, Any], dataset: dict[str, Any]) -> int:
+        head = s3.object_head(s3.get_client(),
+                              *self._location(resource, dataset))
+        if head is None:
+            raise FileNotFoundError(f"resource {resource['id']} has no "
+                                    "object")
+        return head["ContentLength"]
+
+    def open(self, resource: dict[str, Any], dataset: dict[str, Any],
+             offset: int) -> Iterator[bytes]:
+        return s3.object_stream(s3.get_client(),
+                                *self._location(resource, dataset), offset)
 
 
 class DepotProvider:
@@ -57,34 +81,72 @@ class DepotProvider:
 
     def can_serve(self, resource: dict[str, Any],
                   dataset: dict[str, Any]) -> bool:
-        return resource.get("url_type") in STORED_URL_TYPES and \
-            os.path.isfile(self._path(resource))
-
-    @staticmethod
-    def _path(resource: dict[str, Any]) -> str:
-        return naming.resource_path(dcor_config.storage_path(),
-                                    resource["id"])
+        return resource.get("url_type") in resource_state.STORED_URL_TYPES \
+            and os.path.isfile(records.ckan_path(resource["id"]))
 
     def response(self, resource: dict[str, Any], dataset: dict[str, Any],
                  filename: str | None):
-        # werkzeug answers Range (206/416), If-Range and HEAD for us
+        name = filename or download_name(resource)
+        path = records.ckan_path(resource["id"])
+        accel = dcor_config.download_accel_redirect()
+        if accel:
+            # nginx sends the file (following the symlink) and answers Range
+            relative = os.path.relpath(path, dcor_config.storage_path())
+            response = flask.Response(status=200)
+            response.headers["X-Accel-Redirect"] = accel + urllib.parse.quote(
+                relative)
+            response.headers["Content-Disposition"] = \
+                s3.content_disposition(name)
+            return response
+        # werkzeug answers Range (206/416), If-Range and HEAD
         response = flask.send_file(
-            os.path.realpath(self._path(resource)), as_attachment=True,
-            download_name=filename or download_name(resource),
-            mimetype=resource.get("mimetype") or "application/octet-stream",
-            conditional=True, etag=resource.get("sha256") or True,
-            max_age=0)
+            os.path.realpath(path), as_attachment=True, download_name=name,
+            mimetype="application/octet-stream", conditional=True,
+            etag=resource.get("sha256") or True, max_age=0)
         return response
 
+    def size(self, resource: dict[str, Any], dataset: dict[str, Any]) -> int:
+        return os.path.getsize(records.ckan_path(resource["id"]))
 
-PROVIDERS = {"s3": S3Provider(), "depot": DepotProvider()}
+    def open(self, resource: dict[str, Any], dataset: dict[str, Any],
+             offset: int) -> Iterator[bytes]:
+        with open(records.ckan_path(resource["id"]), "rb") as handle:
+            handle.seek(offset)
+            while chunk := handle.read(CHUNK_SIZE):
+                yield chunk
 
 
-def provider_for(resource: dict[str, Any], dataset: dict[str, Any]):
+BUILT_IN: tuple[DownloadProvider, ...] = (S3Provider(), DepotProvider())
+
+
+def available() -> dict[str, DownloadProvider]:
+    """Every provider, ours and those of other plugins, by name."""
+    found = {provider.name: provider for provider in BUILT_IN}
+    for plugin in p.PluginImplementations(IDownloadProvider):
+        for provider in plugin.get_download_providers():
+            found[provider.name] = provider
+    return found
+
+
+def check_configured() -> None:
+    """Start-up check: every configured name has a provider."""
+    known = available()
+    unknown = [name for name in dcor_config.download_providers()
+               if name not in known]
+    if unknown or not dcor_config.download_providers():
+        raise CkanConfigurationException(
+            f"{dcor_config.DOWNLOAD_PROVIDERS}: no provider named "
+            f"{', '.join(unknown) or '(empty list)'} (known: "
+            f"{', '.join(sorted(known))})")
+
+
+def provider_for(resource: dict[str, Any],
+                 dataset: dict[str, Any]) -> DownloadProvider | None:
     """The first provider (in the configured order) that can serve the
-    resource, or None."""
-    for name in ("s3", "depot"):
-        provider = PROVIDERS[name]
-        if provider.can_serve(resource, dataset):
+    resource, or None (a link: CKAN's own download answers it)."""
+    known = available()
+    for name in dcor_config.download_providers():
+        provider = known.get(name)
+        if provider is not None and provider.can_serve(resource, dataset):
             return provider
     return None

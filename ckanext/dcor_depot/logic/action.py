@@ -10,6 +10,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import db, jobs
+from ..downloads import manifests
 from ..workflows import direct_upload, visibility
 from . import provided, resource_guard, schema
 
@@ -48,6 +49,23 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     user = model.User.get(context.get("user") or "")
     return direct_upload.issue_upload_urls(circle.id, data["file_size"],
                                            user.id if user else None)
+
+
+@tk.side_effect_free
+def dataset_manifest(context, data_dict) -> dict[str, Any]:
+    """A dataset's checksum manifest: every stored file with the path the
+    archives and the client use (`{dataset_name}/{resource_name}`), its
+    size, sha256 and download URL.
+
+    :param id: id or name of the dataset
+    :returns: ``{"dataset", "complete", "files": [{"path", "size",
+        "sha256", "resource_id", "url"}], "count", "total_bytes"}``;
+        ``complete`` is false while some file has no sha256 yet.
+    """
+    tk.check_access("dataset_manifest", context, data_dict)
+    dataset = tk.get_action("package_show")(context, {
+        "id": tk.get_or_bust(data_dict, "id")})
+    return manifests.dataset_manifest(dataset)
 
 
 def _max_resource_bytes() -> int:
@@ -126,7 +144,8 @@ def actions() -> dict:
             "dataset_purge": dataset_purge,
             "bulk_update_private": bulk_update_private,
             "bulk_update_public": bulk_update_public,
-            "bulk_update_delete": bulk_update_delete}
+            "bulk_update_delete": bulk_update_delete,
+            "dataset_manifest": dataset_manifest}
     if not provided.provided_by_another_plugin(
             p.IActions, "get_actions", "resource_upload_s3_urls"):
         ours["resource_upload_s3_urls"] = resource_upload_s3_urls

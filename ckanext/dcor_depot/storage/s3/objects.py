@@ -177,3 +177,15 @@ def multipart_uploads_before(client: Any, bucket: str, initiated_before):
 def abort_multipart_upload(client: Any, bucket: str, key: str,
                            upload_id: str) -> None:
     client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def object_stream(client: Any, bucket: str, key: str, offset: int = 0):
+    """An object's bytes from `offset` on, with one streamed GET."""
+    params = {"Bucket": bucket, "Key": key}
+    if offset:
+        params["Range"] = f"bytes={offset}-"
+    body = client.get_object(**params)["Body"]
+    try:
+        yield from body.iter_chunks(CHUNK_SIZE)
+    finally:
+        body.close()
