@@ -58,8 +58,10 @@ class S3Provider:
             s3.get_client(), bucket, key, filename or download_name(resource),
             dcor_config.download_url_expiry())
         response = flask.redirect(url, code=302)
-        # the URL is a credential: no shared cache may keep it
-        response.headers["Cache-Control"] = "private, no-store"
+        # the URL is a credential: no cache may keep it (CKAN's own
+        # Cache-Control would call the answer public)
+        flask.request.environ["__no_cache__"] = True
+        response.cache_control.no_store = True
         return response
 
     def size(self, resource: dict[str, Any], dataset: dict[str, Any]) -> int:

@@ -2,8 +2,12 @@
 setup.cfg (as CKAN's own test plugins are), never listed on a site."""
 from __future__ import annotations
 
+import flask
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+
+from ckanext.dcor_depot.interfaces import IDownloadProvider
 
 
 @tk.side_effect_free
@@ -25,3 +29,35 @@ class OtherDirectUploadPlugin(p.SingletonPlugin):
 
     def get_auth_functions(self):
         return {"resource_upload_s3_urls": _anyone}
+
+
+class _TestProtocolProvider:
+    """Serves resources whose URL is testproto://..., with bytes made from
+    the URL (a stand-in for another extension's storage)."""
+    name = "testproto"
+
+    @staticmethod
+    def content(resource) -> bytes:
+        return f"bytes of {resource['url']}\n".encode() * 100
+
+    def can_serve(self, resource, dataset):
+        return (resource.get("url") or "").startswith("testproto://")
+
+    def response(self, resource, dataset, filename):
+        return flask.Response(self.content(resource),
+                              mimetype="application/octet-stream",
+                              headers={"X-Served-By": "testproto"})
+
+    def size(self, resource, dataset):
+        return len(self.content(resource))
+
+    def open(self, resource, dataset, offset):
+        yield self.content(resource)[offset:]
+
+
+class TestProtocolPlugin(p.SingletonPlugin):
+    """Another extension's download provider, registered by entry point."""
+    p.implements(IDownloadProvider)
+
+    def get_download_providers(self):
+        return [_TestProtocolProvider()]
