@@ -22,16 +22,12 @@ import math
 import os
 import pathlib
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import tempfile
-import time
 import uuid
 
 import benchdb
-from benchdb import REPO, CKAN, ckan
+from benchdb import Site, ckan, free_port
 
 TARGET_MS = 5.0
 USER = "benchadmin"
@@ -53,76 +49,6 @@ def write_ini(folder: pathlib.Path, name: str, port: int, plugin: bool,
         "ckanext.dcor_depot.depots_path": str(site / "depots"),
         "ckanext.dcor_depot.users_depot_name": "users-bench",
     })
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Site:
-    def __init__(self, name: str, ini: pathlib.Path, port: int):
-        self.name, self.ini, self.port = name, ini, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = ini.with_suffix(".log")
-        self.process: subprocess.Popen | None = None
-        self.session = None
-        self.times: list[float] = []
-
-    def start(self) -> None:
-        # no reloader (an edit in the checkout would restart a site
-        # mid-measurement) and no debugger: one plain process per site
-        self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [str(CKAN), "-c", str(self.ini), "run", "-H", "127.0.0.1",
-             "-p", str(self.port), "-r", "-D"],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
-            start_new_session=True)
-
-    def wait_ready(self, timeout: float = 180) -> dict:
-        import requests
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"site {self.name} exited:\n"
-                                 f"{self.log_path.read_text()[-2000:]}")
-            try:
-                answer = requests.get(
-                    f"{self.url}/api/3/action/status_show", timeout=5)
-                if answer.ok:
-                    return answer.json()["result"]
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise SystemExit(f"site {self.name} did not answer in {timeout} s")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # the group is the one this script started (start_new_session)
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
-
-    def action(self, name: str, data: dict | None = None, files=None,
-               timed: bool = False) -> dict:
-        start = time.perf_counter()
-        answer = self.session.post(f"{self.url}/api/3/action/{name}",
-                                   json=None if files else data,
-                                   data=data if files else None,
-                                   files=files, timeout=60)
-        seconds = time.perf_counter() - start
-        if answer.status_code != 200 or not answer.json().get("success"):
-            raise SystemExit(f"{name} on site {self.name} failed: "
-                             f"{answer.status_code} {answer.text[:1000]}")
-        if timed:
-            self.times.append(seconds)
-        return answer.json()["result"]
 
 
 def summary(times: list[float]) -> dict:

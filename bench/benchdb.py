@@ -5,10 +5,14 @@ there at the same time would break the tests and itself.
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CKAN = pathlib.Path(sys.executable).with_name("ckan")
@@ -80,3 +84,90 @@ def init_database(ini: pathlib.Path) -> None:
     or bring them up to date."""
     ckan(ini, "db", "init")
     ckan(ini, "db", "upgrade", "-p", "dcor_depot")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Site:
+    def __init__(self, name: str, ini: pathlib.Path, port: int):
+        self.name, self.ini, self.port = name, ini, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = ini.with_suffix(".log")
+        self.process: subprocess.Popen | None = None
+        self.session = None
+        self.times: list[float] = []
+
+    def start(self) -> None:
+        # no reloader (an edit in the checkout would restart a site
+        # mid-measurement) and no debugger: one plain process per site
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [str(CKAN), "-c", str(self.ini), "run", "-H", "127.0.0.1",
+             "-p", str(self.port), "-r", "-D"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
+            start_new_session=True)
+
+    def wait_ready(self, timeout: float = 180) -> dict:
+        import requests
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"site {self.name} exited:\n"
+                                 f"{self.log_path.read_text()[-2000:]}")
+            try:
+                answer = requests.get(
+                    f"{self.url}/api/3/action/status_show", timeout=5)
+                if answer.ok:
+                    return answer.json()["result"]
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise SystemExit(f"site {self.name} did not answer in {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # the group is the one this script started (start_new_session)
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+    def action(self, name: str, data: dict | None = None, files=None,
+               timed: bool = False) -> dict:
+        start = time.perf_counter()
+        answer = self.session.post(f"{self.url}/api/3/action/{name}",
+                                   json=None if files else data,
+                                   data=data if files else None,
+                                   files=files, timeout=60)
+        seconds = time.perf_counter() - start
+        if answer.status_code != 200 or not answer.json().get("success"):
+            raise SystemExit(f"{name} on site {self.name} failed: "
+                             f"{answer.status_code} {answer.text[:1000]}")
+        if timed:
+            self.times.append(seconds)
+        return answer.json()["result"]
+
+
+def s3_client():
+    """A plain boto3 client on the S3 server of test.ini."""
+    import configparser
+
+    import boto3
+    from botocore.config import Config
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(REPO / "test.ini")
+    app = parser["app:main"]
+    return boto3.client(
+        "s3", endpoint_url=app["dcor_object_store.endpoint_url"],
+        aws_access_key_id=app["dcor_object_store.access_key_id"],
+        aws_secret_access_key=app["dcor_object_store.secret_access_key"],
+        region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))

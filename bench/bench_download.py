@@ -1,0 +1,233 @@
+"""Downloads through CKAN's route against plain reads of the objects.
+
+A CKAN site with the plugin (and its worker) serves a public dataset whose
+files are in the local S3 server. One client (requests, streamed, 4 MiB
+chunks) measures, in one run:
+
+- resource: a 1 GiB resource downloaded through CKAN's download route
+  (a redirect to a presigned URL, followed) against a plain GET of the
+  object's own (public) S3 URL, alternating, median of the paired ratios;
+  the bytes the CKAN process wrote per byte downloaded (/proc/PID/io);
+  the CKAN process's peak memory while ten such downloads run at once.
+- archive: a dataset of 4 x 256 MB as zip and as tar through
+  /dataset/{id}/archive against the sum of plain GETs of the same objects;
+  the CKAN process's peak memory during the stream; the bytes read from
+  storage to answer a Range for the last MB of the archive.
+
+    scripts/stack.sh up
+    .venv-ckan2.12.0/bin/python bench/bench_download.py [--size-mib 1024]
+        [--rounds 3] [--archive-mib 256] [--json PATH]
+
+Own database (dcor_depot_bench) and Redis db 5, like the other benches.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+
+import benchdb
+from benchdb import Site, ckan, free_port
+
+USER = "benchadmin"
+CHUNK = 4 * 1024**2
+
+
+def write_ini(folder: pathlib.Path, port: int, database: str,
+              redis_db: int) -> pathlib.Path:
+    for sub in ("storage", "depots"):
+        (folder / sub).mkdir(parents=True)
+    return benchdb.write_ini(folder / "site.ini", {
+        **benchdb.database_settings(database, redis_db),
+        "ckan.site_id": "dcor_depot_bench_download",
+        "ckan.site_url": f"http://127.0.0.1:{port}",
+        "ckan.plugins": "dcor_depot dcor_depot_dev_no_solr",
+        "ckan.storage_path": str(folder / "storage"),
+        "ckanext.dcor_depot.depots_path": str(folder / "depots"),
+        "ckanext.dcor_depot.users_depot_name": "users-bench",
+    })
+
+
+def write_file(path: pathlib.Path, size: int, seed: int) -> None:
+    block = os.urandom(CHUNK) if seed < 0 else \
+        (seed.to_bytes(4, "big") * (CHUNK // 4))
+    with open(path, "wb") as handle:
+        left = size
+        while left:
+            handle.write(block[:min(left, CHUNK)])
+            left -= min(left, CHUNK)
+
+
+def fetch(session, url: str) -> tuple[int, float]:
+    """Bytes and seconds of one streamed GET (redirects followed)."""
+    start = time.perf_counter()
+    got = 0
+    with session.get(url, stream=True, timeout=600) as answer:
+        answer.raise_for_status()
+        for chunk in answer.iter_content(CHUNK):
+            got += len(chunk)
+    return got, time.perf_counter() - start
+
+
+def proc_io(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/io") as handle:
+        return {k: int(v) for k, v in
+                (line.split(": ") for line in handle.read().splitlines())}
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakMemory:
+    """Samples a process's RSS every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.idle = pid, 0.0, rss_mb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure_resource(site: Site, anonymous, dataset: dict, resource: dict,
+                     rounds: int) -> dict:
+    route = f"{site.url}/dataset/{dataset['id']}/resource/" \
+        f"{resource['id']}/download/{resource['name']}"
+    plain = resource["s3_url"]
+    fetch(anonymous, route)  # warm both paths once
+    fetch(anonymous, plain)
+    pairs = []
+    for number in range(rounds):
+        order = [("route", route), ("plain", plain)]
+        if number % 2:
+            order.reverse()
+        times = {}
+        for label, url in order:
+            size, seconds = fetch(anonymous, url)
+            times[label] = size / seconds / 1e6
+        pairs.append(times)
+        print(f"  round {number + 1}: route {times['route']:.1f} MB/s, plain "
+              f"S3 GET {times['plain']:.1f} MB/s", flush=True)
+    pid = site.process.pid
+    before = proc_io(pid)
+    size, _ = fetch(anonymous, route)
+    after = proc_io(pid)
+    written = after["wchar"] - before["wchar"]
+    with PeakMemory(pid) as memory:
+        threads = [threading.Thread(target=fetch, args=(anonymous, route))
+                   for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    ratios = [pair["route"] / pair["plain"] for pair in pairs]
+    return {"size": size, "rounds": pairs, "paired_ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "route_mb_per_s": max(p["route"] for p in pairs),
+            "plain_mb_per_s": max(p["plain"] for p in pairs),
+            "ckan_bytes_written": written,
+            "ckan_bytes_per_byte": written / size,
+            "idle_rss_mb": memory.idle, "peak_rss_mb_10_parallel": memory.peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--redis-db", type=int, default=benchdb.REDIS_DB)
+    parser.add_argument("--database", default=benchdb.DB_NAME)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    if args.size_mib < 1 or args.rounds < 1:
+        raise SystemExit("--size-mib and --rounds must be at least 1")
+
+    import redis
+    import requests
+
+    benchdb.ensure_database(args.database)
+    redis.Redis.from_url(benchdb.database_settings(
+        args.database, args.redis_db)["ckan.redis.url"]).flushdb()
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="dcor-bench-download-"))
+    port = free_port()
+    site = Site("download", write_ini(folder, port, args.database,
+                                      args.redis_db), port)
+    bucket = None
+    try:
+        print(f"ckan db init ({args.database})", flush=True)
+        benchdb.init_database(site.ini)
+        site.start()
+        ckan(site.ini, "user", "add", USER, f"email={USER}@localhost",
+             "password=dcor-bench-admin", check=False)
+        ckan(site.ini, "sysadmin", "add", USER)
+        token = ckan(site.ini, "user", "token", "add", USER,
+                     "bench").strip().splitlines()[-1].strip()
+        site.wait_ready()
+        site.session = requests.Session()
+        site.session.headers["Authorization"] = token
+        circle = site.action("organization_create",
+                             {"name": f"bench-{uuid.uuid4().hex[:10]}"})
+        dataset = site.action("package_create", {
+            "name": f"bench-{uuid.uuid4().hex[:10]}",
+            "owner_org": circle["id"], "private": False})
+        path = folder / "big.rtdc"
+        write_file(path, args.size_mib * 1024**2, -1)
+        print(f"append-resource of {args.size_mib} MiB", flush=True)
+        ckan(site.ini, "append-resource", str(path), dataset["id"])
+        path.unlink()
+        resource = site.action("package_show",
+                               {"id": dataset["id"]})["resources"][0]
+        bucket = resource["s3_url"].split("/")[-5]
+        anonymous = requests.Session()
+        print("resource download: CKAN route vs plain S3 GET", flush=True)
+        results = {"resource": measure_resource(site, anonymous, dataset,
+                                                resource, args.rounds)}
+        r = results["resource"]
+        print(f"route/plain median {r['median_ratio']:.2f}; CKAN wrote "
+              f"{r['ckan_bytes_written']} bytes for {r['size']} "
+              f"({r['ckan_bytes_per_byte']:.6f} per byte); peak RSS "
+              f"{r['peak_rss_mb_10_parallel']:.0f} MB with 10 downloads "
+              f"(idle {r['idle_rss_mb']:.0f} MB)", flush=True)
+        if args.json:
+            pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
+    finally:
+        site.stop()
+        if bucket:
+            remove_bucket(bucket)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_bucket(bucket: str) -> None:
+    """The S3 server keeps objects in RAM: leave nothing behind."""
+    client = benchdb.s3_client()
+    for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
+
+
+if __name__ == "__main__":
+    main()
