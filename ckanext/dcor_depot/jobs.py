@@ -14,8 +14,8 @@ from . import config as dcor_config
 from .job_queue import WAITING, enqueue
 from .resource_state import Step
 from .storage import s3
-from .workflows import (circle_move, depot_move, direct_upload, object_store,
-                        records, visibility)
+from .workflows import (checksums, circle_move, depot_move, direct_upload,
+                        object_store, records, visibility)
 
 log = logging.getLogger(__name__)
 RETRIES = 3  # of jobs that must converge on the latest state
@@ -43,7 +43,7 @@ def _backup(resource_id: str) -> str:
 
 
 STEPS = {Step.DEPOT_MOVE: _depot_move, Step.S3_UPLOAD: _s3_upload,
-         Step.BACKUP: _backup}
+         Step.BACKUP: _backup, Step.CHECKSUMS: checksums.fill_checksums}
 
 
 def run_step(step: Step, resource_id: str) -> str:
@@ -76,10 +76,13 @@ def move_to_depot_job(resource_id: str) -> str:
     finally:
         # the upload follows the move, even a failed one: it reads the file
         # wherever it is. Queued from here, not with an RQ dependency, so
-        # that resource_create pays for one enqueue, not two.
+        # that resource_create pays for one enqueue, not two. Without an
+        # object store, the checksums come from one read of the file.
         if dcor_config.s3_enabled():
             enqueue(upload_to_s3_job, resource_id, "depot-upload",
                     f"Upload resource {resource_id} to S3")
+        else:
+            enqueue_checksums_job(resource_id)
 
 
 def upload_to_s3_job(resource_id: str) -> str:
@@ -88,6 +91,10 @@ def upload_to_s3_job(resource_id: str) -> str:
 
 def backup_job(resource_id: str) -> str:
     return run_step(Step.BACKUP, resource_id)
+
+
+def checksums_job(resource_id: str) -> str:
+    return run_step(Step.CHECKSUMS, resource_id)
 
 
 def visibility_job(dataset_id: str) -> int:
@@ -140,9 +147,15 @@ def enqueue_circle_move_job(dataset_id: str) -> Job:
                    pending=WAITING, retries=RETRIES)
 
 
+def enqueue_checksums_job(resource_id: str) -> Job:
+    return enqueue(checksums_job, resource_id, "checksums",
+                   f"Compute the checksums of resource {resource_id}")
+
+
 FIRST_JOB = {Step.DEPOT_MOVE: enqueue_resource_jobs,
              Step.S3_UPLOAD: enqueue_resource_jobs,
-             Step.BACKUP: enqueue_backup_job}
+             Step.BACKUP: enqueue_backup_job,
+             Step.CHECKSUMS: enqueue_checksums_job}
 
 
 def enqueue_unfinished_resources(dataset_id: str) -> int:

@@ -51,6 +51,7 @@ class Step(str, enum.Enum):
     DEPOT_MOVE = "depot"  # CKAN's file into the user depot, symlinked
     S3_UPLOAD = "s3"  # the local file into the circle's bucket
     BACKUP = "backup"  # a direct upload's object into the user depot
+    CHECKSUMS = "checksums"  # sha256 and CRC-32 where no transfer gave them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +85,12 @@ def steps_needed(resource: Mapping[str, Any], local: LocalFacts,
             steps.append(Step.DEPOT_MOVE)
         if s3_enabled and not in_object_store(resource):
             steps.append(Step.S3_UPLOAD)
+    # every transfer computes sha256 and CRC-32 as it reads; resources
+    # stored before CRC-32 was kept, or without an object store, get them
+    # from one more read (archives need the CRC-32 ahead of time)
+    if url_type in STORED_URL_TYPES and not steps and (
+            not resource.get("sha256") or resource.get("crc32") is None):
+        steps.append(Step.CHECKSUMS)
     return steps
 
 

@@ -15,7 +15,8 @@ import flask
 import ckan.plugins.toolkit as tk
 from ckan.views import resource as ckan_resource_views
 
-from . import archive_stream, manifests, providers
+from ..storage import s3
+from . import archive_stream, archives, manifests, providers
 
 download_blueprint = flask.Blueprint("dcor_depot_download", __name__)
 
@@ -81,6 +82,78 @@ def manifest_csv(id: str):
     response.headers["Content-Disposition"] = \
         f'attachment; filename="{result["dataset"]}-manifest.csv"'
     return response
+
+
+# Archives of a dataset or a selection
+
+def _archive_response(selection_of, comptype: str, name: str | None):
+    """Checks, headers and the (ranged) stream of an archive."""
+    try:
+        archive = archives.build(selection_of(), comptype, name)
+    except archives.ArchiveRefused as exc:
+        return _plain(exc.status, str(exc))
+    layout = archive.layout
+    start, end = 0, layout.length - 1
+    status = 200
+    range_header = flask.request.headers.get("Range")
+    if_range = flask.request.headers.get("If-Range")
+    if range_header and (if_range is None or
+                         if_range.strip('"') == layout.etag):
+        try:
+            wanted = archive_stream.parse_range(range_header, layout.length)
+        except archive_stream.UnsatisfiableRange as exc:
+            response = _plain(416, f"unsatisfiable Range: {exc}")
+            response.headers["Content-Range"] = f"bytes */{layout.length}"
+            return response
+        except archive_stream.RangeError as exc:
+            return _plain(400, f"malformed Range header: {exc}")
+        if wanted is not None and layout.ranges_supported:
+            (start, end), status = wanted, 206
+    response = flask.Response(
+        status=status, mimetype="application/zip"
+        if layout.comptype == "zip" else "application/x-tar")
+    if flask.request.method != "HEAD":
+        response.response = flask.stream_with_context(
+            archives.byte_stream(archive, start, end))
+    response.direct_passthrough = True
+    response.headers["Content-Length"] = str(end - start + 1)
+    if status == 206:
+        response.headers["Content-Range"] = \
+            f"bytes {start}-{end}/{layout.length}"
+    response.headers["Accept-Ranges"] = \
+        "bytes" if layout.ranges_supported else "none"
+    response.set_etag(layout.etag)
+    response.last_modified = archive.last_modified
+    response.headers["Content-Disposition"] = \
+        s3.content_disposition(archive.name)
+    return response
+
+
+def dataset_archive(id: str):
+    args = flask.request.args
+    dataset = readable_dataset(id)
+    return _archive_response(
+        lambda: archives.selected(_context(), [] if args.getlist("resource")
+                                  else [dataset["id"]],
+                                  args.getlist("resource"),
+                                  within=dataset["id"]),
+        args.get("comptype", "zip"), args.get("name"))
+
+
+def selection_archive():
+    values = flask.request.values
+    return _archive_response(
+        lambda: archives.selected(_context(), values.getlist("dataset"),
+                                  values.getlist("resource")),
+        values.get("comptype", "zip"), values.get("name"))
+
+
+download_blueprint.add_url_rule("/dataset/<id>/archive",
+                                view_func=dataset_archive,
+                                methods=["GET", "HEAD"])
+download_blueprint.add_url_rule("/download/archive",
+                                view_func=selection_archive,
+                                methods=["GET", "HEAD", "POST"])
 
 
 for rule in ("/dataset/<id>/resource/<resource_id>/download",

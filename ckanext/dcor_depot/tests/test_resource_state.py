@@ -9,7 +9,7 @@ LINKED = LocalFacts(is_symlink=True, exists=True)
 REGULAR = LocalFacts(is_symlink=False, exists=True)
 NOTHING = LocalFacts(is_symlink=False, exists=False)
 STORED = {"s3_available": True, "s3_url": "http://s3/b/k",
-          "sha256": "a" * 64, "etag": "e"}
+          "sha256": "a" * 64, "etag": "e", "crc32": 7}
 
 
 @pytest.mark.parametrize("resource,local,s3_enabled,steps", [
@@ -31,6 +31,15 @@ STORED = {"s3_available": True, "s3_url": "http://s3/b/k",
      [Step.BACKUP]),  # linked, but sha256 not saved yet
     ({"url_type": "s3_upload", **STORED}, LINKED, True, []),
     ({"url_type": "s3_upload", **STORED}, NOTHING, False, []),
+    # stored before CRC-32 was kept: one more read gives it
+    ({"url_type": "upload", **STORED, "crc32": None}, LINKED, True,
+     [Step.CHECKSUMS]),
+    ({"url_type": "s3_upload", **STORED, "crc32": None}, LINKED, True,
+     [Step.CHECKSUMS]),
+    # no object store: the checksums come from the local file
+    ({"url_type": "upload"}, LINKED, False, [Step.CHECKSUMS]),
+    ({"url_type": "upload", "sha256": "a" * 64, "crc32": 0}, LINKED, False,
+     []),
     # links are not the depot's
     ({"url_type": "", "url": "https://example.org"}, NOTHING, True, []),
     ({"url_type": None}, NOTHING, True, []),
@@ -95,5 +104,5 @@ def test_deleted_locally(resource, local, gone):
 
 def test_in_object_store_needs_every_field():
     assert rs.in_object_store(STORED)
-    for field in STORED:
+    for field in ("s3_available", "s3_url", "sha256", "etag"):
         assert not rs.in_object_store({**STORED, field: None}), field

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from .. import config as dcor_config
-from .. import naming
+from .. import naming, resource_state
 from . import records
 from ..storage import depot, s3
 from . import visibility
@@ -52,6 +52,7 @@ class ArtifactResult:
     size: int | None
     verified: bool  # this run checked the object's bytes against the file
     etag: str | None = None  # the object's, where this run saw it
+    crc32: int | None = None  # of the local file, where this run read it
 
 
 def _upload(client: Any, path: str, bucket: str, key: str,
@@ -88,7 +89,8 @@ def migrate_artifact(client: Any, path: str, bucket: str, key: str,
             _check_reference(path, check.local_sha256, reference)
             if check.matches:
                 return ArtifactResult("skipped", 0, check.local_sha256,
-                                      check.local_size, True, check.etag)
+                                      check.local_size, True, check.etag,
+                                      check.crc32)
             if not options.verify_checksum:
                 raise MigrationFailure(
                     f"s3://{bucket}/{key} does not hold the bytes of {path} "
@@ -104,7 +106,8 @@ def migrate_artifact(client: Any, path: str, bucket: str, key: str,
                              replace=True)
             _check_reference(path, stored.sha256, reference)
             return ArtifactResult("replaced", stored.size, stored.sha256,
-                                  stored.size, True, stored.etag)
+                                  stored.size, True, stored.etag,
+                                  stored.crc32)
     elif already_migrated and s3.object_head(client, bucket, key):
         return ArtifactResult("skipped", 0, reference, None, False)
     if options.dry_run:
@@ -116,7 +119,7 @@ def migrate_artifact(client: Any, path: str, bucket: str, key: str,
     return ArtifactResult("migrated" if stored.uploaded else "skipped",
                           stored.size if stored.uploaded else 0,
                           stored.sha256, stored.size, stored.uploaded,
-                          stored.etag)
+                          stored.etag, stored.crc32)
 
 
 FAILURES = (MigrationFailure, s3.ObjectConflict, s3.UploadVerificationError,
@@ -155,13 +158,10 @@ class ResourceMigration:
         key = naming.object_key("resource", self.resource["id"])
         size = result.size if result.size is not None else \
             os.path.getsize(self.artifacts["resource"])
-        fields = {"s3_available": True, "sha256": result.sha256,
-                  "size": size,
-                  "s3_url": naming.object_url(dcor_config.s3_endpoint_url(),
-                                              self.bucket, key)}
-        if result.etag:
-            fields["etag"] = result.etag
-        return fields
+        return resource_state.s3_fields(
+            naming.object_url(dcor_config.s3_endpoint_url(), self.bucket,
+                              key),
+            size, result.sha256, result.etag, result.crc32)
 
     def deletable(self) -> list[str]:
         """Local files whose objects this run verified; nothing of a

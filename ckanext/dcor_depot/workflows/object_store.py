@@ -54,5 +54,5 @@ def store_resource_in_object_store(
                                          (bucket, key))
     changed = records.save_site_fields(resource, resource_state.s3_fields(
         naming.object_url(dcor_config.s3_endpoint_url(), bucket, key),
-        stored.size, stored.sha256, stored.etag))
+        stored.size, stored.sha256, stored.etag, stored.crc32))
     return ObjectStoreResult(dataset["id"], stored, public, changed)

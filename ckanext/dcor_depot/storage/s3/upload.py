@@ -36,6 +36,7 @@ class StoredObject:
     sha256: str
     etag: str  # as S3 reports it, without quotes
     uploaded: bool  # False: the object was already there and verified
+    crc32: int | None = None  # where this call read the bytes
 
 
 def _existing_object(client: Any, bucket: str, key: str, path: str,
@@ -54,7 +55,7 @@ def _existing_object(client: Any, bucket: str, key: str, path: str,
     if remote_sha and known_sha256 and remote_sha == known_sha256:
         return StoredObject(bucket, key, size, remote_sha, remote_etag,
                             uploaded=False)
-    local = digest.digest_file(path, part_sizes=(part_size,))
+    local = digest.digest_file(path, crc32=True, part_sizes=(part_size,))
     local_sha, local_etag = local.sha256, local.etag()
     if remote_sha:
         if remote_sha != local_sha:
@@ -62,7 +63,7 @@ def _existing_object(client: Any, bucket: str, key: str, path: str,
                 f"s3://{bucket}/{key} exists with sha256 {remote_sha}, "
                 f"the local file has {local_sha}")
         return StoredObject(bucket, key, size, remote_sha, remote_etag,
-                            uploaded=False)
+                            uploaded=False, crc32=local.crc32)
     # A crash between completing the upload and tagging it: the ETag (md5
     # of the parts) proves the object holds the local bytes. The caller
     # writes the missing sha256 tag.
@@ -71,7 +72,7 @@ def _existing_object(client: Any, bucket: str, key: str, path: str,
             f"s3://{bucket}/{key} exists without sha256 and its ETag "
             f"{head['ETag']} does not match the local file ({local_etag})")
     return StoredObject(bucket, key, size, local_sha, remote_etag,
-                        uploaded=False)
+                        uploaded=False, crc32=local.crc32)
 
 
 def upload_file(client: Any, path: str, bucket: str, key: str, *,
@@ -102,11 +103,11 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
     abort_multipart_uploads(client, bucket, key)
     multipart = transfer_plan.is_multipart(size, part_size)
     if multipart:
-        sha256, etag = _upload_multipart(client, path, bucket, key, size,
-                                         part_size, max_concurrency, progress)
+        sent, etag = _upload_multipart(client, path, bucket, key, size,
+                                       part_size, max_concurrency, progress)
     else:
-        sha256, etag = _upload_single(client, path, bucket, key, size,
-                                      progress)
+        sent, etag = _upload_single(client, path, bucket, key, size,
+                                    progress)
     head = object_head(client, bucket, key)
     if head is None or head["ContentLength"] != size \
             or head["ETag"].strip('"') != etag:
@@ -114,7 +115,8 @@ def upload_file(client: Any, path: str, bucket: str, key: str, *,
             f"s3://{bucket}/{key} after upload: "
             f"{head and head['ContentLength']} bytes, ETag "
             f"{head and head['ETag']}; sent {size} bytes, ETag {etag}")
-    return StoredObject(bucket, key, size, sha256, etag, uploaded=True)
+    return StoredObject(bucket, key, size, sent.sha256, etag, uploaded=True,
+                        crc32=sent.crc32)
 
 
 def _check_etag(response: dict, md5_hex: str, where: str) -> None:
@@ -125,12 +127,16 @@ def _check_etag(response: dict, md5_hex: str, where: str) -> None:
 
 
 def _upload_single(client: Any, path: str, bucket: str, key: str, size: int,
-                   progress: Callable[[int], None] | None) -> tuple[str, str]:
+                   progress: Callable[[int], None] | None
+                   ) -> tuple[digest.Digests, str]:
     with open(path, "rb") as handle:
         body = handle.read(size + 1)
     if len(body) != size:
         raise UploadVerificationError(f"{path} changed size while reading")
-    sha256 = hashlib.sha256(body).hexdigest()
+    digester = digest.Digester(crc32=True)
+    digester.update(body)
+    digests = digester.result()
+    sha256 = digests.sha256
     md5 = hashlib.md5(body, usedforsecurity=False)
     response = client.put_object(
         Bucket=bucket, Key=key, Body=body,
@@ -140,16 +146,18 @@ def _upload_single(client: Any, path: str, bucket: str, key: str, size: int,
     _check_etag(response, md5.hexdigest(), f"s3://{bucket}/{key}")
     if progress:
         progress(size)
-    return sha256, md5.hexdigest()
+    return digests, md5.hexdigest()
 
 
 def _upload_multipart(client: Any, path: str, bucket: str, key: str,
                       size: int, part_size: int, max_concurrency: int,
                       progress: Callable[[int], None] | None
-                      ) -> tuple[str, str]:
+                      ) -> tuple[digest.Digests, str]:
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)[
         "UploadId"]
-    sha = digest.Digester()
+    # sha256 and CRC-32 in the reading thread (in order); md5 per part in
+    # the sending threads (in parallel)
+    sha = digest.Digester(crc32=True)
     futures: list[concurrent.futures.Future] = []
     # bounds the parts held in memory: the ones in flight plus one being read
     slots = threading.BoundedSemaphore(max_concurrency)
@@ -215,7 +223,7 @@ def _upload_multipart(client: Any, path: str, bucket: str, key: str,
         raise
     # radosgw leaves the ETag out of the completion response; the HEAD in
     # upload_file checks it, then the sha256 tag is set
-    return sha.result().sha256, transfer_plan.multipart_etag(
+    return sha.result(), transfer_plan.multipart_etag(
         [md5 for _, md5 in results])
 
 
@@ -227,6 +235,7 @@ class ByteCheck:
     matches: bool
     how: str  # "etag", "download" or "size"
     etag: str  # the object's, as S3 reports it
+    crc32: int | None = None  # of the local file
 
 
 def compare_with_file(client: Any, bucket: str, key: str, path: str,
@@ -240,13 +249,13 @@ def compare_with_file(client: Any, bucket: str, key: str, path: str,
     if head is None:
         return None
     part_size = transfer_plan.part_size_for(os.stat(path).st_size, part_size)
-    local = digest.digest_file(path, part_sizes=(part_size,))
+    local = digest.digest_file(path, crc32=True, part_sizes=(part_size,))
     size, sha256, etag = local.size, local.sha256, local.etag()
     remote_etag = head["ETag"].strip('"')
     if head["ContentLength"] != size:
-        return ByteCheck(size, sha256, False, "size", remote_etag)
+        return ByteCheck(size, sha256, False, "size", remote_etag, local.crc32)
     if not download and remote_etag == etag:
-        return ByteCheck(size, sha256, True, "etag", remote_etag)
+        return ByteCheck(size, sha256, True, "etag", remote_etag, local.crc32)
     return ByteCheck(size, sha256,
                      object_sha256(client, bucket, key) == sha256, "download",
-                     remote_etag)
+                     remote_etag, local.crc32)
