@@ -82,6 +82,17 @@ def proc_io(pid: int) -> dict[str, int]:
                 (line.split(": ") for line in handle.read().splitlines())}
 
 
+def stack_cpu(pids: list[int]) -> float:
+    return sum(process_cpu(pid) for pid in pids)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
@@ -153,10 +164,89 @@ def measure_resource(site: Site, anonymous, dataset: dict, resource: dict,
             "idle_rss_mb": memory.idle, "peak_rss_mb_10_parallel": memory.peak}
 
 
+def measure_archive(site: Site, anonymous, dataset: dict,
+                    rounds: int) -> dict:
+    """zip and tar of the dataset through CKAN against plain GETs of the
+    same objects one after the other."""
+    resources = site.action("package_show",
+                            {"id": dataset["id"]})["resources"]
+    radosgw = benchdb.s3_server_pid()
+    osd = benchdb.s3_server_pid("osd")
+    plain_urls = [r["s3_url"] for r in resources]
+    results: dict = {"members": len(resources),
+                     "member_bytes": sum(r["size"] for r in resources)}
+    for comptype in ("zip", "tar"):
+        url = f"{site.url}/dataset/{dataset['id']}/archive?comptype=" \
+            f"{comptype}"
+        pairs = []
+        for number in range(rounds):
+            plain_seconds = 0.0
+            plain_bytes = 0
+            s3_cpu = stack_cpu([radosgw, osd])
+            own_cpu = time.process_time()
+            for plain in plain_urls:
+                size, seconds = fetch(anonymous, plain)
+                plain_bytes += size
+                plain_seconds += seconds
+            plain_cpu = (stack_cpu([radosgw, osd]) - s3_cpu,
+                         time.process_time() - own_cpu)
+            s3_cpu = stack_cpu([radosgw, osd])
+            own_cpu = time.process_time()
+            cpu_before = process_cpu(site.process.pid)
+            with PeakMemory(site.process.pid) as memory:
+                size, seconds = fetch(anonymous, url)
+            cpu = process_cpu(site.process.pid) - cpu_before
+            archive_cpu = (stack_cpu([radosgw, osd]) - s3_cpu,
+                           time.process_time() - own_cpu)
+            gib = size / 1024**3
+            pairs.append({"archive": size / seconds / 1e6,
+                          "plain": plain_bytes / plain_seconds / 1e6,
+                          "peak_rss_mb": memory.peak,
+                          "ckan_cpu_s_per_gib": cpu / gib,
+                          # CPU seconds per second of the stream, all three
+                          # parts (the machine's cores are the ceiling)
+                          "cores_busy": (cpu + sum(archive_cpu)) / seconds,
+                          "s3_cpu_s_per_gib": archive_cpu[0] / gib,
+                          "client_cpu_s_per_gib": archive_cpu[1] / gib,
+                          "plain_s3_cpu_s_per_gib": plain_cpu[0] / gib,
+                          "plain_client_cpu_s_per_gib": plain_cpu[1] / gib,
+                          "idle_rss_mb": memory.idle})
+            print(f"  {comptype} round {number + 1}: archive "
+                  f"{pairs[-1]['archive']:.1f} MB/s, plain GETs "
+                  f"{pairs[-1]['plain']:.1f} MB/s, CKAN peak RSS "
+                  f"{memory.peak:.0f} MB (idle {memory.idle:.0f}), CKAN CPU "
+                  f"{pairs[-1]['ckan_cpu_s_per_gib']:.2f} s/GiB, S3 server "
+                  f"(radosgw + osd) "
+                  f"{pairs[-1]['s3_cpu_s_per_gib']:.2f} (plain "
+                  f"{pairs[-1]['plain_s3_cpu_s_per_gib']:.2f}), client "
+                  f"{pairs[-1]['client_cpu_s_per_gib']:.2f} (plain "
+                  f"{pairs[-1]['plain_client_cpu_s_per_gib']:.2f}); "
+                  f"{pairs[-1]['cores_busy']:.2f} cores busy",
+                  flush=True)
+        head = anonymous.head(url, timeout=60)
+        length = int(head.headers["Content-Length"])
+        before = proc_io(site.process.pid)
+        tail = anonymous.get(url, headers={
+            "Range": f"bytes={length - 1024**2}-"}, timeout=60)
+        after = proc_io(site.process.pid)
+        ratios = [p["archive"] / p["plain"] for p in pairs]
+        results[comptype] = {
+            "length": length, "rounds": pairs, "paired_ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "peak_rss_over_idle_mb": max(p["peak_rss_mb"] - p["idle_rss_mb"]
+                                         for p in pairs),
+            "range_status": tail.status_code,
+            "range_bytes": len(tail.content),
+            "range_bytes_read": after["rchar"] - before["rchar"]}
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--archive-mib", type=int, default=256,
+                        help="size of each of the 4 archive members")
     parser.add_argument("--redis-db", type=int, default=benchdb.REDIS_DB)
     parser.add_argument("--database", default=benchdb.DB_NAME)
     parser.add_argument("--json", help="also write the results here")
@@ -199,7 +289,7 @@ def main() -> None:
         path.unlink()
         resource = site.action("package_show",
                                {"id": dataset["id"]})["resources"][0]
-        bucket = resource["s3_url"].split("/")[-5]
+        bucket = resource["s3_url"].split("/")[-5]  # both datasets' circle
         anonymous = requests.Session()
         print("resource download: CKAN route vs plain S3 GET", flush=True)
         results = {"resource": measure_resource(site, anonymous, dataset,
@@ -210,6 +300,24 @@ def main() -> None:
               f"({r['ckan_bytes_per_byte']:.6f} per byte); peak RSS "
               f"{r['peak_rss_mb_10_parallel']:.0f} MB with 10 downloads "
               f"(idle {r['idle_rss_mb']:.0f} MB)", flush=True)
+        members = site.action("package_create", {
+            "name": f"bench-{uuid.uuid4().hex[:10]}",
+            "owner_org": circle["id"], "private": False})
+        for number in range(4):
+            path = folder / f"member-{number}.rtdc"
+            write_file(path, args.archive_mib * 1024**2, -1)
+            ckan(site.ini, "append-resource", str(path), members["id"])
+            path.unlink()
+        print("archives of 4 files: CKAN vs plain GETs", flush=True)
+        results["archive"] = measure_archive(site, anonymous, members,
+                                             args.rounds)
+        for comptype in ("zip", "tar"):
+            a = results["archive"][comptype]
+            print(f"{comptype}: archive/plain median {a['median_ratio']:.2f}"
+                  f"; peak RSS {a['peak_rss_over_idle_mb']:.0f} MB over "
+                  f"idle; Range of the last MB: {a['range_status']}, read "
+                  f"{a['range_bytes_read']} bytes for {a['range_bytes']}",
+                  flush=True)
         if args.json:
             pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
     finally:

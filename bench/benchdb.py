@@ -171,3 +171,12 @@ def s3_client():
         aws_access_key_id=app["dcor_object_store.access_key_id"],
         aws_secret_access_key=app["dcor_object_store.secret_access_key"],
         region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+
+
+def s3_server_pid(daemon: str = "rgw") -> int:
+    """A daemon of the local S3 stack (radosgw, "osd", ...) by its pid
+    file."""
+    stack = os.environ.get("DCOR_STACK_DIR", "/var/lib/dcor-depot-stack")
+    for path in pathlib.Path(stack, "ceph", "run").glob(f"*{daemon}*.pid"):
+        return int(path.read_text().strip())
+    raise SystemExit(f"no {daemon} pid file below {stack}/ceph/run")

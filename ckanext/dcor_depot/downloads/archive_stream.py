@@ -168,12 +168,13 @@ def _member_data(layout: Layout, index: int, lo: int, hi: int,
     whole = lo == 0 and hi == member.size
     to_the_end = hi == member.size
     with_crc = whole and layout.comptype == "zip"
-    sha256 = hashlib.sha256() if whole else None
+    opened = (layout.manifest[lo:],) if index == layout.manifest_index \
+        else open_member(member, lo)
+    chunks = iter(opened)
+    # digests the opener computed while reading, else computed here
+    hashed_by_opener = getattr(opened, "digests", None) if whole else None
+    sha256 = hashlib.sha256() if whole and not hashed_by_opener else None
     crc = 0
-    if index == layout.manifest_index:
-        chunks = iter((layout.manifest[lo:],))
-    else:
-        chunks = iter(open_member(member, lo))
     position = lo
     held = b""
     try:
@@ -189,8 +190,8 @@ def _member_data(layout: Layout, index: int, lo: int, hi: int,
             position += len(chunk)
             if sha256 is not None:
                 sha256.update(chunk)
-            if with_crc:
-                crc = zlib.crc32(chunk, crc)
+                if with_crc:
+                    crc = zlib.crc32(chunk, crc)
             if held:
                 yield held
             held = chunk
@@ -199,8 +200,12 @@ def _member_data(layout: Layout, index: int, lo: int, hi: int,
         if position < hi:
             raise _Mismatch(f"{_name(member)}: data ends at byte {position} "
                             f"of the recorded {member.size}")
-        if sha256 is not None and sha256.hexdigest() != member.sha256:
-            raise _Mismatch(f"{_name(member)}: sha256 {sha256.hexdigest()} "
+        got = sha256.hexdigest() if sha256 is not None else None
+        if hashed_by_opener:
+            got, opener_crc = hashed_by_opener()
+            crc = opener_crc if opener_crc is not None else crc
+        if got is not None and got != member.sha256:
+            raise _Mismatch(f"{_name(member)}: sha256 {got} "
                             f"is not the recorded {member.sha256}")
         if with_crc:
             if member.crc32 is not None and crc != member.crc32:
@@ -210,9 +215,40 @@ def _member_data(layout: Layout, index: int, lo: int, hi: int,
         if held:
             yield held
     finally:
-        close = getattr(chunks, "close", None)
+        close = getattr(opened, "close", None) or getattr(chunks, "close",
+                                                          None)
         if close is not None:
             close()
+
+
+class HashedChunks:
+    """A member's chunks, hashed in whichever thread reads them. An opener
+    may return one (or an iterable with its `digests`), so that hashing
+    runs beside the sending; the streamer then uses these digests."""
+
+    def __init__(self, chunks: Iterable[bytes], crc: bool) -> None:
+        self._chunks = iter(chunks)
+        self._sha256 = hashlib.sha256()
+        self._crc = 0 if crc else None
+
+    def __iter__(self) -> "HashedChunks":
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._chunks)
+        self._sha256.update(chunk)
+        if self._crc is not None:
+            self._crc = zlib.crc32(chunk, self._crc)
+        return chunk
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    def digests(self) -> tuple[str, int | None]:
+        """sha256 (hex) and CRC-32 of every chunk read so far."""
+        return self._sha256.hexdigest(), self._crc
 
 
 def _name(member: Member) -> str:
