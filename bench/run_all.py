@@ -35,6 +35,8 @@ BENCHES = [
     ("latency", "bench_create_latency.py", ["--requests", "200"],
      ["--requests", "40"]),
     ("migrate", "bench_migrate.py", [], ["--small", "200", "--large", "2"]),
+    ("download", "bench_download.py", ["--rounds", "3"],
+     ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
 ]
 
 
@@ -210,6 +212,59 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
         rows += [["Migration, small files: --jobs 8 vs 1", *missing, "—", "—"],
                  ["Migration, large files", *missing, "—", "—"],
                  ["Migration peak memory", *missing, "flat", "—"]]
+    rows += download_rows(res.get("download"), missing)
+    return rows
+
+
+def download_rows(dl: dict | None, missing: list[str]) -> list[list[str]]:
+    if not dl:
+        return [["Download through CKAN (redirect) vs plain S3 GET", *missing,
+                 "≥ 0.95", "—"],
+                ["Archives through CKAN vs plain GETs", *missing, "≥ 0.8",
+                 "—"]]
+    r = dl["resource"]
+    size = f"{r['size'] / 1024**3:.0f} GiB" if r["size"] >= 1024**3 \
+        else f"{r['size'] / 1024**2:.0f} MiB"
+    rows = [
+        [f"Download {size} through CKAN's route (redirect followed), median "
+         f"of {len(r['paired_ratios'])} paired rounds",
+         f"best {r['route_mb_per_s']:.0f} MB/s",
+         f"plain GET of the object's S3 URL, best "
+         f"{r['plain_mb_per_s']:.0f} MB/s",
+         f"{r['median_ratio']:.2f} (rounds: "
+         f"{', '.join(f'{x:.2f}' for x in r['paired_ratios'])})",
+         "≥ 0.95", yes(r["median_ratio"] >= 0.95)],
+        ["Download: bytes sent by CKAN per byte downloaded",
+         f"{r['ckan_bytes_per_byte']:.2e} ({r['ckan_bytes_written']} bytes, "
+         "the redirect)", "—", "—", "0", yes(r["ckan_bytes_per_byte"] < 1e-4)],
+        ["Download: CKAN peak memory, 10 downloads at once",
+         f"{r['peak_rss_mb_10_parallel']:.0f} MB",
+         f"idle {r['idle_rss_mb']:.0f} MB",
+         f"{r['peak_rss_mb_10_parallel'] / r['idle_rss_mb']:.2f}",
+         "— (informative)", "—"]]
+    archive = dl.get("archive")
+    for comptype in ("zip", "tar") if archive else ():
+        a = archive[comptype]
+        last = a["rounds"][-1]
+        mb = archive["member_bytes"] / archive["members"] / 1e6
+        rows.append([
+            f"Archive ({comptype}) of {archive['members']} x {mb:.0f} MB "
+            "through CKAN, median of paired rounds",
+            f"{max(p['archive'] for p in a['rounds']):.0f} MB/s (CPU per "
+            f"GiB: CKAN {last['ckan_cpu_s_per_gib']:.2f} s, S3 "
+            f"{last['s3_cpu_s_per_gib']:.2f} s, client "
+            f"{last['client_cpu_s_per_gib']:.2f} s)",
+            f"sum of plain GETs {max(p['plain'] for p in a['rounds']):.0f} "
+            "MB/s", f"{a['median_ratio']:.2f}", "≥ 0.8",
+            yes(a["median_ratio"] >= 0.8)])
+        rows.append([f"Archive ({comptype}): CKAN memory during the stream",
+                     f"+{a['peak_rss_over_idle_mb']:.0f} MB over idle", "—",
+                     "—", "< +100 MB", yes(a["peak_rss_over_idle_mb"] < 100)])
+        rows.append([f"Archive ({comptype}): bytes read from storage for a "
+                     "Range of the last MB",
+                     f"{a['range_bytes_read'] / 1e6:.2f} MB "
+                     f"(HTTP {a['range_status']})", "—", "—", "≤ 2 MB",
+                     yes(a["range_bytes_read"] <= 2e6)])
     return rows
 
 
