@@ -335,10 +335,43 @@ bootstrap() {
   log "bootstrap took $((SECONDS - began)) s"
 }
 
+# A built stack of this version whose mon and osd run holds objects that
+# other runs (suites, demos, benches) are using: a slow or stopped radosgw
+# is waited for or restarted, never a reason to rebuild (which would empty
+# the store under them).
+built_and_running() {
+  [ -f "$CONF" ] && [ "$(cat "$CEPH_DIR/conf-version" 2>/dev/null)" = "$CONF_VERSION" ] \
+    && daemon_alive mon.a && daemon_alive osd.0
+}
+
+wait_for_running_stack() {
+  local began=$SECONDS
+  if ! daemon_alive client.rgw.a; then
+    log "radosgw of $CEPH_DIR is not running: starting it (the store is kept)"
+    STEP_OUT="$CEPH_DIR/log/restart-rgw.out"
+    start_daemon "radosgw start" client.rgw.a 120 rgw_answers radosgw -c "$CONF" -n client.rgw.a
+  fi
+  until healthy; do
+    if [ $((SECONDS - began)) -ge 300 ]; then
+      log "radosgw of $CEPH_DIR runs but has not answered for 5 minutes;" \
+          "see $CEPH_DIR/log/client.rgw.a.log. Not rebuilt, which would" \
+          "delete its objects: 'scripts/s3-stack.sh down' first to rebuild."
+      exit 1
+    fi
+    log "radosgw runs but does not answer yet (busy?); waiting"
+    sleep 5
+  done
+}
+
 cmd_up() {
   install_packages
   if healthy; then
     log "radosgw already answers at $ENDPOINT"
+    return
+  fi
+  if built_and_running; then
+    wait_for_running_stack
+    log "radosgw answers at $ENDPOINT"
     return
   fi
   mkdir -p "$STACK_DIR"
