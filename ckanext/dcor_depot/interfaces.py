@@ -26,7 +26,11 @@ class DownloadProvider(Protocol):
 
     def open(self, resource: dict[str, Any], dataset: dict[str, Any],
              offset: int) -> Iterator[bytes]:
-        """The resource's bytes from `offset` to the end, for archives."""
+        """The resource's bytes from `offset` to the end, for archives.
+
+        The iterator is consumed while the response streams, after the
+        request context is gone: resolve anything it needs from the
+        request (user, config) when it is created, not when it is read."""
 
 
 class IDownloadProvider(Interface):

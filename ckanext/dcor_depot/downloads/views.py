@@ -113,8 +113,11 @@ def _archive_response(selection_of, comptype: str, name: str | None):
         status=status, mimetype="application/zip"
         if layout.comptype == "zip" else "application/x-tar")
     if flask.request.method != "HEAD":
-        response.response = flask.stream_with_context(
-            archives.byte_stream(archive, start, end))
+        # No stream_with_context: the stream needs nothing from the request
+        # (the selection, sources and clients are resolved above), and a
+        # context held by an unread stream would be popped whenever it is
+        # garbage-collected, in the middle of another request.
+        response.response = archives.byte_stream(archive, start, end)
     response.direct_passthrough = True
     response.headers["Content-Length"] = str(end - start + 1)
     if status == 206:
