@@ -10,13 +10,17 @@ from . import events
 from .cli import get_commands
 from .downloads import providers, views as download_views
 from .logic import action, auth
+from .logic import download_list as download_list_action
+from .logic import download_list_auth
 from .storage.ckan_uploader import DepotResourceUpload
 
 
 @tk.blanket.config_declarations
 @tk.blanket.cli(get_commands)
-@tk.blanket.actions(action.actions)
-@tk.blanket.auth_functions(auth.auth_functions)
+@tk.blanket.actions(lambda: {**action.actions(),
+                             **download_list_action.actions()})
+@tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
+                                    **download_list_auth.auth_functions()})
 @tk.blanket.blueprints(download_views.blueprints)
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
