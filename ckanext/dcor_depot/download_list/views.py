@@ -59,7 +59,19 @@ def _back() -> str:
     return tk.url_for("dcor_depot_download_list.page")
 
 
+def _check_csrf() -> None:
+    """CKAN 2.11 leaves extensions' blueprints out of its CSRF check
+    (ckan.csrf_protection.ignore_extensions defaults to true there); these
+    forms change data, so they check the token themselves (on 2.12 a
+    second check of a valid token is harmless). A missing or stale token
+    gets 400."""
+    app = flask.current_app
+    if app.config.get("WTF_CSRF_ENABLED", True) and "csrf" in app.extensions:
+        app.extensions["csrf"].protect()
+
+
 def _run(action: str, data: dict[str, Any], done) -> flask.Response:
+    _check_csrf()
     if not _logged_in():
         return tk.abort(403, tk._("Log in to use a download list"))
     try:

@@ -28,6 +28,13 @@ PASSWORD = "correct horse battery 42"
 LIST_PAGE = "/dashboard/download-list"
 
 
+@pytest.fixture
+def web(app):
+    """A client that keeps its cookies, as a browser does (CKAN 2.11's
+    `app` starts a new client for every request)."""
+    return app.test_client()
+
+
 def csrf_token(page: str) -> str:
     return re.search(r'name="_csrf_token" value="([^"]+)"', page).group(1)
 
@@ -36,11 +43,11 @@ def text_of(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def login(app, user):
+def login(web, user):
     """Through CKAN's login form, as a browser does (a cookie session, so
     forms need their CSRF token)."""
-    page = app.get("/user/login").get_data(as_text=True)
-    answer = app.post("/user/login", data={
+    page = web.get("/user/login").get_data(as_text=True)
+    answer = web.post("/user/login", data={
         "login": user["name"], "password": PASSWORD,
         "_csrf_token": csrf_token(page)}, follow_redirects=False)
     assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
@@ -60,24 +67,24 @@ def user_with_dataset(app, sizes, private=True, user=None, names=None):
     return user, dataset, resources, files
 
 
-def post_form(app, path, form_page, **data):
+def post_form(web, path, form_page, **data):
     """Submit a form of `form_page` (its CSRF token) and follow the
     redirect, as a browser without JavaScript does."""
     data["_csrf_token"] = csrf_token(form_page)
-    return app.post(path, data=data, follow_redirects=True)
+    return web.post(path, data=data, follow_redirects=True)
 
 
 def listed(user):
     return call_action("download_list_show", {"user": user["name"]})
 
 
-def test_list_page_shows_rows_totals_and_forms(app):
+def test_list_page_shows_rows_totals_and_forms(app, web):
     user, dataset, resources, _ = user_with_dataset(
         app, [1500, 2500], names=["alpha.rtdc", "beta.rtdc"])
     call_action("download_list_add", {"user": user["name"]},
                 dataset_id=dataset["id"])
-    login(app, user)
-    page = text_of(app.get(LIST_PAGE + "?speed=10"))
+    login(web, user)
+    page = text_of(web.get(LIST_PAGE + "?speed=10"))
     for resource, size in zip(resources, ("1.5 kB", "2.5 kB")):
         row = re.search(r'<tr class="dcor-item" data-resource-id="%s">'
                         r'(.*?)</tr>' % resource["id"], page, re.S).group(1)
@@ -102,13 +109,13 @@ def test_list_page_shows_rows_totals_and_forms(app):
     assert re.search(r'dcor-download-list-count">2<', page)
 
 
-def test_forms_work_without_javascript(app):
+def test_forms_work_without_javascript(app, web):
     user, dataset, resources, files = user_with_dataset(app, [10, 20, 30])
     _, other, others, _ = user_with_dataset(app, [40], user=user)
-    login(app, user)
-    dataset_page = text_of(app.get(f"/dataset/{dataset['name']}"))
+    login(web, user)
+    dataset_page = text_of(web.get(f"/dataset/{dataset['name']}"))
     assert "Add all files to download list" in dataset_page
-    answer = post_form(app, "/dashboard/download-list/add", dataset_page,
+    answer = post_form(web, "/dashboard/download-list/add", dataset_page,
                        dataset_id=dataset["id"],
                        came_from=f"/dataset/{dataset['name']}")
     page = text_of(answer)
@@ -118,41 +125,41 @@ def test_forms_work_without_javascript(app):
     assert "Add all files to download list" not in page
     # a single resource of another dataset, from its resource page
     resource_url = f"/dataset/{other['name']}/resource/{others[0]['id']}"
-    resource_page = text_of(app.get(resource_url))
+    resource_page = text_of(web.get(resource_url))
     assert "Add to download list" in resource_page
-    page = text_of(post_form(app, "/dashboard/download-list/add",
+    page = text_of(post_form(web, "/dashboard/download-list/add",
                              resource_page, resource_id=others[0]["id"],
                              came_from=resource_url))
     assert "On your download list" in page
     assert "Add to download list" not in page
     assert len(listed(user)["items"]) == 4
     # remove selected, rename, clear
-    list_page = text_of(app.get(LIST_PAGE))
-    page = text_of(post_form(app, "/dashboard/download-list/remove",
+    list_page = text_of(web.get(LIST_PAGE))
+    page = text_of(post_form(web, "/dashboard/download-list/remove",
                              list_page, resource_id=[resources[0]["id"],
                                                      others[0]["id"]]))
     assert "removed; 2 files left" in page
     assert [i["resource_id"] for i in listed(user)["items"]] == \
         [resources[1]["id"], resources[2]["id"]]
-    page = text_of(post_form(app, "/dashboard/download-list/rename", page,
+    page = text_of(post_form(web, "/dashboard/download-list/rename", page,
                              name="my cells"))
     assert 'value="my cells"' in page and listed(user)["name"] == "my cells"
-    page = text_of(post_form(app, "/dashboard/download-list/rename", page,
+    page = text_of(post_form(web, "/dashboard/download-list/rename", page,
                              name="../x"))
     assert "not a safe archive name: '../x'" in page
     assert listed(user)["name"] == "my cells"
-    page = text_of(post_form(app, "/dashboard/download-list/clear", page))
+    page = text_of(post_form(web, "/dashboard/download-list/clear", page))
     assert "Your download list is empty" in page
     assert listed(user)["items"] == []
 
 
-def test_refusal_over_a_limit_shows_on_the_page(app, monkeypatch,
+def test_refusal_over_a_limit_shows_on_the_page(app, web, monkeypatch,
                                                 ckan_config):
     monkeypatch.setitem(ckan_config, dcor_config.DOWNLOAD_LIST_MAX_FILES, 2)
     user, dataset, resources, _ = user_with_dataset(app, [10, 10, 10])
-    login(app, user)
-    dataset_page = text_of(app.get(f"/dataset/{dataset['name']}"))
-    page = text_of(post_form(app, "/dashboard/download-list/add",
+    login(web, user)
+    dataset_page = text_of(web.get(f"/dataset/{dataset['name']}"))
+    page = text_of(post_form(web, "/dashboard/download-list/add",
                              dataset_page, dataset_id=dataset["id"],
                              came_from=f"/dataset/{dataset['name']}"))
     assert ("not added: the download list holds 0 files (0 bytes) and this "
@@ -161,40 +168,41 @@ def test_refusal_over_a_limit_shows_on_the_page(app, monkeypatch,
     assert listed(user)["items"] == []
 
 
-def test_stale_csrf_token_is_refused(app):
+def test_stale_csrf_token_is_refused(app, web):
     user, dataset, resources, _ = user_with_dataset(app, [10])
-    login(app, user)
-    page = app.get(LIST_PAGE).get_data(as_text=True)
+    login(web, user)
+    page = web.get(LIST_PAGE).get_data(as_text=True)
     good = csrf_token(page)
     for token in (good[:-4] + "AAAA", "", None):
         data = {"dataset_id": dataset["id"]}
         if token is not None:
             data["_csrf_token"] = token
-        answer = app.post("/dashboard/download-list/add", data=data)
+        answer = web.post("/dashboard/download-list/add", data=data)
         assert answer.status_code == 400
         assert "CSRF" in answer.get_data(as_text=True)
     # a token of another session (logged out and in again) is stale too
-    app.post("/user/_logout", data={"_csrf_token": good})
-    login(app, user)
-    answer = app.post("/dashboard/download-list/add",
+    web.post("/user/_logout", data={"_csrf_token": good})
+    login(web, user)
+    answer = web.post("/dashboard/download-list/add",
                       data={"dataset_id": dataset["id"],
                             "_csrf_token": good})
     assert answer.status_code == 400
     assert listed(user)["items"] == []
 
 
-def test_anonymous_visitors_have_no_list(app):
+def test_anonymous_visitors_have_no_list(app, web):
     user, dataset, resources, _ = user_with_dataset(app, [10],
                                                     private=False)
-    answer = app.get(LIST_PAGE, follow_redirects=False)
+    answer = web.get(LIST_PAGE, follow_redirects=False)
     assert answer.status_code == 302 and "/user/login" in \
         answer.headers["Location"]
-    page = text_of(app.get(f"/dataset/{dataset['name']}"))
+    page = text_of(web.get(f"/dataset/{dataset['name']}"))
     assert "Add all files to download list" not in page
     assert "Download all" in page  # a public dataset's archive is for all
 
 
-def test_unreadable_item_is_left_out_of_the_download_with_a_message(app):
+def test_unreadable_item_is_left_out_of_the_download_with_a_message(app,
+                                                                   web):
     owner, dataset, resources, _ = user_with_dataset(app, [10],
                                                      private=False)
     reader = factories.User(password=PASSWORD)
@@ -203,8 +211,8 @@ def test_unreadable_item_is_left_out_of_the_download_with_a_message(app):
                 resource_ids=[resources[0]["id"], my_resources[0]["id"]])
     call_action("package_patch", {"user": owner["name"]},
                 id=dataset["id"], private=True)
-    login(app, reader)
-    page = text_of(app.get(LIST_PAGE))
+    login(web, reader)
+    page = text_of(web.get(LIST_PAGE))
     assert "1 files you may no longer read are left out of the download" \
         in page
     assert resources[0]["name"] not in page.split("dcor-unreadable")[1][:300]
@@ -215,23 +223,23 @@ def test_unreadable_item_is_left_out_of_the_download_with_a_message(app):
 
 
 def test_dataset_page_downloads_and_resource_storage_panel(
-        app, run_worker, monkeypatch, ckan_config):
+        app, web, run_worker, monkeypatch, ckan_config):
     user, dataset, resources, files = user_with_dataset(
         app, [100_000, 200_000])
-    login(app, user)
+    login(web, user)
     # before the jobs ran: pending
     resource_url = f"/dataset/{dataset['name']}/resource/{resources[0]['id']}"
-    page = text_of(app.get(resource_url))
+    page = text_of(web.get(resource_url))
     assert re.search(r'class="dcor-object-store">pending<', page)
     assert 'class="dcor-sha256-pending">pending<' in page
     run_worker()
-    page = text_of(app.get(f"/dataset/{dataset['name']}"))
+    page = text_of(web.get(f"/dataset/{dataset['name']}"))
     assert re.search(r"Download all \(2 files, <span class=\"dcor-total\">"
                      r"300.0 kB</span>\)", page)
     zip_link = re.search(r'href="([^"]+)"><i class="fa fa-download"></i> zip',
                          page).group(1)
     assert f'/dataset/{dataset["name"]}/manifest.sha256' in page
-    archive = app.get(zip_link)
+    archive = web.get(zip_link)
     assert archive.status_code == 200
     with zipfile.ZipFile(io.BytesIO(archive.get_data())) as opened:
         assert sorted(opened.namelist()) == sorted(
@@ -239,12 +247,12 @@ def test_dataset_page_downloads_and_resource_storage_panel(
             ["MANIFEST.sha256"])
     # over the archive limits: a line pointing to the client instead
     monkeypatch.setitem(ckan_config, dcor_config.ARCHIVE_MAX_FILES, 1)
-    page = text_of(app.get(f"/dataset/{dataset['name']}"))
+    page = text_of(web.get(f"/dataset/{dataset['name']}"))
     assert "is over this site's archive limit of 1 files" in page
     assert "dcor-depot command-line client" in page
     assert "dcor-download-zip" not in page
     # the storage panel
-    page = text_of(app.get(resource_url))
+    page = text_of(web.get(resource_url))
     sha256 = hashlib.sha256(files[resources[0]["name"]]).hexdigest()
     assert f'class="form-control dcor-sha256" value="{sha256}"' in page
     assert "100.0 kB (100000 bytes)" in page
@@ -254,14 +262,14 @@ def test_dataset_page_downloads_and_resource_storage_panel(
     assert "dcor-pending" not in page
     call_action("package_patch", {"user": user["name"]}, id=dataset["id"],
                 private=False)
-    assert "everyone (public)" in text_of(app.get(resource_url))
+    assert "everyone (public)" in text_of(web.get(resource_url))
 
 
-def test_storage_panel_shows_nothing_to_strangers(app):
+def test_storage_panel_shows_nothing_to_strangers(app, web):
     owner, dataset, resources, _ = user_with_dataset(app, [10])
     stranger = factories.User(password=PASSWORD)
-    login(app, stranger)
-    answer = app.get(f"/dataset/{dataset['name']}/resource/"
+    login(web, stranger)
+    answer = web.get(f"/dataset/{dataset['name']}/resource/"
                      f"{resources[0]['id']}")
     assert answer.status_code == 404
     assert "dcor-storage-panel" not in answer.get_data(as_text=True)
