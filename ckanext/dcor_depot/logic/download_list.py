@@ -153,18 +153,19 @@ def _dataset_resources(readable, dataset_id: Any) -> list[model.Resource]:
     return resources
 
 
-def _query_resources(context, readable, query: Any, room: int
+def _query_resources(context, readable, query: Any, max_files: int
                      ) -> tuple[list[model.Resource], int]:
     """The stored, readable files that resource_search finds (it reads
-    the database, so Solr is not needed), and how many it found in all.
-    At most `room` + 1 are fetched: enough to know a batch is too big."""
+    the database, so Solr is not needed), and how many more it found but
+    did not fetch: at most one more than a list may hold is fetched,
+    enough to know that a batch is too big."""
     if not isinstance(query, str) or not query.strip():
         raise tk.ValidationError({"query": [
             "query must be a string such as format:rtdc or name:cells"]})
     try:
         found = tk.get_action("resource_search")(
             {"user": context.get("user"), "ignore_auth": False},
-            {"query": query.strip(), "limit": room + 1})
+            {"query": query.strip(), "limit": max_files + 1})
     except tk.ValidationError as exc:
         detail = "; ".join(str(message) for messages in
                            exc.error_dict.values() for message in
@@ -181,7 +182,7 @@ def _query_resources(context, readable, query: Any, room: int
     if not resources:
         raise tk.ValidationError({"query": [
             f"no file this site stores matches {query!r}"]})
-    return resources, found["count"]
+    return resources, max(0, found["count"] - len(found["results"]))
 
 
 def download_list_add(context, data_dict) -> dict[str, Any]:
@@ -219,23 +220,20 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
 def _add_locked(context, data_dict, user, given, readable, max_files,
                 max_bytes) -> dict[str, Any]:
     on_list = _listing(context, user)
-    found_count = None
+    not_fetched = 0
     if given == ["resource_ids"]:
         resources = _named_resources(
             readable, _id_list(data_dict, "resource_ids"))
     elif given == ["dataset_id"]:
         resources = _dataset_resources(readable, data_dict["dataset_id"])
     else:
-        resources, found_count = _query_resources(
-            context, readable, data_dict["query"],
-            max_files - on_list["count"])
+        resources, not_fetched = _query_resources(
+            context, readable, data_dict["query"], max_files)
     fresh = rules.new_ids({item["resource_id"]
                            for item in on_list["items"]},
                           [resource.id for resource in resources])
     sizes = {resource.id: resource.size or 0 for resource in resources}
-    add_count = len(fresh)
-    if found_count is not None and found_count > len(resources):
-        add_count = max(add_count, found_count)  # more than were fetched
+    add_count = len(fresh) + not_fetched
     refusal = rules.limit_refusal(
         on_list["count"], on_list["total_bytes"], add_count,
         sum(sizes[rid] for rid in fresh), max_files, max_bytes)

@@ -390,3 +390,13 @@ def test_concurrent_batches_respect_the_limit(app, monkeypatch,
         thread.join()
     assert sorted(a.status_code for a in answers) == [200, 409]
     assert show(user)["count"] == 2
+
+
+def test_query_of_files_already_on_a_full_list_adds_nothing(
+        app, monkeypatch, ckan_config):
+    monkeypatch.setitem(ckan_config, dcor_config.DOWNLOAD_LIST_MAX_FILES, 2)
+    user, circle, dataset, resources = dataset_with_files(
+        app, [10, 10], private=False)
+    add(user, dataset_id=dataset["id"])
+    result = add(user, query="name:cells")
+    assert result["added"] == 0 and result["count"] == 2
