@@ -18,7 +18,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 CKAN = pathlib.Path(sys.executable).with_name("ckan")
 PG_HOST, PG_PORT = "127.0.0.1", "5432"
 DB_USER = "dcor"
-DB_NAME = "dcor_depot_bench"
+# DCOR_BENCH_DB: another database, e.g. for a branch whose migrations the
+# shared bench database must not get yet
+DB_NAME = os.environ.get("DCOR_BENCH_DB") or "dcor_depot_bench"
 REDIS_DB = 5
 
 

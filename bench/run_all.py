@@ -37,6 +37,8 @@ BENCHES = [
     ("migrate", "bench_migrate.py", [], ["--small", "200", "--large", "2"]),
     ("download", "bench_download.py", ["--rounds", "3"],
      ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
+    ("download-list", "bench_download_list.py", ["--requests", "200"],
+     ["--requests", "40"]),
 ]
 
 
@@ -213,6 +215,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
                  ["Migration, large files", *missing, "—", "—"],
                  ["Migration peak memory", *missing, "flat", "—"]]
     rows += download_rows(res.get("download"), missing)
+    rows += download_list_rows(res.get("download-list"), missing)
     return rows
 
 
@@ -266,6 +269,31 @@ def download_rows(dl: dict | None, missing: list[str]) -> list[list[str]]:
                      f"(HTTP {a['range_status']})", "—", "—", "≤ 2 MB",
                      yes(a["range_bytes_read"] <= 2e6)])
     return rows
+
+
+def download_list_rows(dl: dict | None,
+                       missing: list[str]) -> list[list[str]]:
+    if not dl:
+        return [["download_list_show, 100 files: p50", *missing, "< 50 ms",
+                 "—"],
+                ["Download list page, 100 files: p50", *missing,
+                 "— (informative)", "—"]]
+    show, base = dl["show"], dl["package_show"]
+    page, dash = dl["page"], dl["dashboard"]
+    return [
+        [f"download_list_show, {dl['items']} files: p50 (p95), "
+         f"{show['samples']} requests",
+         f"{show['p50_ms']:.1f} ms ({show['p95_ms']:.1f})",
+         f"package_show of 10 files {base['p50_ms']:.1f} ms "
+         f"({base['p95_ms']:.1f})",
+         f"{dl['ratios']['show_to_package_show']:.2f}", "< 50 ms",
+         yes(show["p50_ms"] < dl["target_p50_ms"])],
+        [f"Download list page, {dl['items']} files: p50 (p95)",
+         f"{page['p50_ms']:.1f} ms ({page['p95_ms']:.1f})",
+         f"/dashboard/datasets {dash['p50_ms']:.1f} ms "
+         f"({dash['p95_ms']:.1f})",
+         f"{dl['ratios']['page_to_dashboard']:.2f}", "— (informative)",
+         "—"]]
 
 
 def markdown_table(rows: list[list[str]]) -> str:

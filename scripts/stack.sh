@@ -68,6 +68,13 @@ debian_packages() {
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# The browser test (download list pages) drives Debian's chromium through
+# Playwright, pointed at /usr/bin/chromium: Playwright downloads no browser.
+browser_packages() {
+  dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "ok installed" \
+    || apt_install chromium fonts-dejavu-core
+}
+
 pg_up() {
   if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then return; fi
   if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
@@ -170,6 +177,7 @@ plugin_db_upgrade() {
 
 cmd_up() {
   debian_packages
+  browser_packages
   pg_up
   pg_databases
   redis_up

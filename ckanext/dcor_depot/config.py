@@ -38,6 +38,8 @@ ARCHIVE_MAX_FILES = "ckanext.dcor_depot.archive_max_files"
 ARCHIVE_MAX_BYTES = "ckanext.dcor_depot.archive_max_bytes"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
+DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
+DOWNLOAD_LIST_MAX_BYTES = "ckanext.dcor_depot.download_list_max_bytes"
 
 
 
@@ -101,6 +103,8 @@ def check_config(cfg: Mapping[str, Any]) -> None:
               accel)
     _check_int(cfg, DELETED_GRACE_DAYS, 0, 100 * 365)
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
+    _check_int(cfg, DOWNLOAD_LIST_MAX_FILES, 1, 10_000)
+    _check_int(cfg, DOWNLOAD_LIST_MAX_BYTES, 0, 2**63 - 1)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
 
@@ -226,3 +230,14 @@ def deleted_grace_days() -> int:
 
 def figshare_max_attempts() -> int:
     return tk.config.get(FIGSHARE_MAX_ATTEMPTS)
+
+
+# Download lists
+
+def download_list_max_files() -> int:
+    return tk.config.get(DOWNLOAD_LIST_MAX_FILES)
+
+
+def download_list_max_bytes() -> int:
+    """0: no limit."""
+    return tk.config.get(DOWNLOAD_LIST_MAX_BYTES)

@@ -44,3 +44,19 @@ def deletion_times(kind: str, entity_ids: list[str]
         deletion_table.c.entity_id.in_(entity_ids))
     with model.meta.engine.connect() as connection:
         return dict(connection.execute(query).all())
+
+
+# Download lists (one name per user, and the items of each list)
+
+download_list_table = sa.Table(
+    "dcor_depot_download_list", metadata,
+    sa.Column("user_id", sa.UnicodeText, primary_key=True),
+    sa.Column("name", sa.UnicodeText, nullable=False),
+)
+
+download_list_item_table = sa.Table(
+    "dcor_depot_download_list_item", metadata,
+    sa.Column("user_id", sa.UnicodeText, primary_key=True),
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+)

@@ -8,18 +8,27 @@ import ckan.plugins.toolkit as tk
 from . import config as dcor_config
 from . import events
 from .cli import get_commands
+from .download_list import helpers as download_list_helpers
+from .download_list import views as download_list_views
 from .downloads import providers, views as download_views
 from .logic import action, auth
+from .logic import download_list as download_list_action
+from .logic import download_list_auth
 from .storage.ckan_uploader import DepotResourceUpload
 
 
 @tk.blanket.config_declarations
 @tk.blanket.cli(get_commands)
-@tk.blanket.actions(action.actions)
-@tk.blanket.auth_functions(auth.auth_functions)
-@tk.blanket.blueprints(download_views.blueprints)
+@tk.blanket.actions(lambda: {**action.actions(),
+                             **download_list_action.actions()})
+@tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
+                                    **download_list_auth.auth_functions()})
+@tk.blanket.blueprints(lambda: download_views.blueprints() +
+                       download_list_views.blueprints())
+@tk.blanket.helpers(download_list_helpers.helpers)
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
+    p.implements(p.IConfigurer, inherit=True)
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IUploader, inherit=True)
@@ -28,6 +37,10 @@ class DCORDepotPlugin(p.SingletonPlugin):
     def configure(self, config):
         dcor_config.check_config(config)
         providers.check_configured()
+
+    # IConfigurer
+    def update_config(self, config):
+        tk.add_template_directory(config, "templates")
 
     # IUploader
     def get_resource_uploader(self, data_dict):

@@ -1,0 +1,305 @@
+"""Actions of the per-user download list (as Synapse's bulk download):
+show, add (resources, a dataset's files, or a resource_search query),
+remove, clear and rename. Each works on the caller's own list only."""
+from __future__ import annotations
+
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+from ckan import authz, model
+from ckan.lib import plugins as plugins_lib
+from ckan.logic.auth import get as core_auth
+
+from .. import config as dcor_config
+from .. import resource_state
+from ..download_list import rules, store
+from ..downloads import archives
+
+
+def _user(context: dict[str, Any]) -> model.User:
+    """The caller (the auth functions let nobody else through)."""
+    user = context.get("auth_user_obj")
+    if not isinstance(user, model.User):
+        user = model.User.get(context.get("user") or "")
+    if user is None:
+        raise tk.NotAuthorized("only logged-in users have a download list")
+    return user
+
+
+def _readable_datasets(context: dict[str, Any]):
+    """A function: may the caller read this dataset (package_show)?
+
+    With CKAN's own package_show auth in effect, the answer comes from
+    the permission labels that auth function compares, with the user's
+    labels read once: a list of 100 files then costs one query, not a few
+    per dataset. Where a plugin replaced or chained that auth function,
+    each dataset is asked through check_access (once)."""
+    user = _user(context)
+    if user.is_deleted():
+        return lambda dataset: False
+    if user.sysadmin:  # as authz.is_authorized decides for package_show
+        return lambda dataset: True
+    if authz._AuthFunctions.get("package_show") is core_auth.package_show:
+        labels = plugins_lib.get_permission_labels()
+        user_labels = set(labels.get_user_dataset_labels(user))
+        return lambda dataset: any(
+            label in user_labels
+            for label in labels.get_dataset_labels(dataset))
+    answers: dict[str, bool] = {}
+
+    def readable(dataset: model.Package) -> bool:
+        if dataset.id not in answers:
+            try:
+                tk.check_access("package_show",
+                                {"user": user.name, "auth_user_obj": user,
+                                 "package": dataset}, {"id": dataset.id})
+                answers[dataset.id] = True
+            except tk.NotAuthorized:
+                answers[dataset.id] = False
+        return answers[dataset.id]
+    return readable
+
+
+def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
+    readable = _readable_datasets(context)
+    items, total = [], 0
+    for rid, resource, dataset in store.entries(user.id):
+        if not readable(dataset):
+            # no name, dataset or size: the user may no longer read them
+            items.append({"resource_id": rid, "resource_name": None,
+                          "dataset_id": None, "dataset_name": None,
+                          "size": None, "sha256": None, "readable": False})
+            continue
+        extras = resource.extras or {}
+        items.append({"resource_id": rid,
+                      "resource_name": resource.name or rid,
+                      "dataset_id": dataset.id, "dataset_name": dataset.name,
+                      "dataset_title": dataset.title or dataset.name,
+                      "size": resource.size,
+                      "sha256": extras.get("sha256") or None,
+                      "readable": True})
+        total += resource.size or 0
+    return {"name": store.name(user.id), "items": items, "count": len(items),
+            "total_bytes": total,
+            "max_files": dcor_config.download_list_max_files(),
+            "max_bytes": dcor_config.download_list_max_bytes()}
+
+
+@tk.side_effect_free
+def download_list_show(context, data_dict) -> dict[str, Any]:
+    """The caller's download list.
+
+    :returns: ``{"name", "items": [{"resource_id", "resource_name",
+        "dataset_id", "dataset_name", "size", "sha256", "readable"}],
+        "count", "total_bytes", "max_files", "max_bytes"}``. Items of
+        datasets the caller may no longer read are ``readable: false``
+        with no metadata and are left out of ``total_bytes``; deleted
+        resources are not listed.
+    """
+    tk.check_access("download_list_show", context, data_dict)
+    return _listing(context, _user(context))
+
+
+def _id_list(data_dict: dict[str, Any], key: str) -> list[str]:
+    value = data_dict.get(key)
+    if isinstance(value, str):  # one id, as a form or a GET sends it
+        value = [value]
+    if not isinstance(value, list) or not value or not all(
+            isinstance(rid, str) and rid.strip() for rid in value):
+        raise tk.ValidationError({key: [
+            f"{key} must be a non-empty list of resource ids"]})
+    return [rid.strip() for rid in value]
+
+
+def _stored(resource: model.Resource) -> bool:
+    return resource.url_type in resource_state.STORED_URL_TYPES
+
+
+def _named_resources(readable, ids: list[str]) -> list[model.Resource]:
+    """The named resources; the first unknown, unreadable or linked one
+    refuses the batch (an unreadable one without its name or size)."""
+    found = []
+    for rid in ids:
+        resource = model.Resource.get(rid)
+        dataset = resource.package if resource is not None else None
+        if resource is None or resource.state != "active" or \
+                dataset is None or dataset.state != "active":
+            raise tk.ObjectNotFound(f"no such resource: {rid}")
+        if not readable(dataset):
+            raise tk.NotAuthorized(f"not allowed to read resource {rid}")
+        if not _stored(resource):
+            raise tk.ValidationError({"resource_ids": [
+                f"resource {rid} is a link, not a file this site stores"]})
+        found.append(resource)
+    return found
+
+
+def _dataset_resources(readable, dataset_id: Any) -> list[model.Resource]:
+    """The stored files of a dataset (not recursive: a dataset has no
+    sub-folders)."""
+    if not isinstance(dataset_id, str) or not dataset_id.strip():
+        raise tk.ValidationError({"dataset_id": [
+            "dataset_id must be a dataset id or name"]})
+    dataset = model.Package.get(dataset_id.strip())
+    if dataset is None or dataset.state != "active":
+        raise tk.ObjectNotFound(f"no such dataset: {dataset_id}")
+    if not readable(dataset):
+        raise tk.NotAuthorized(f"not allowed to read dataset {dataset_id}")
+    resources = [resource for resource in dataset.resources
+                 if resource.state == "active" and _stored(resource)]
+    if not resources:
+        raise tk.ValidationError({"dataset_id": [
+            f"dataset {dataset.name} holds no file this site stores"]})
+    return resources
+
+
+def _query_resources(context, readable, query: Any, max_files: int
+                     ) -> tuple[list[model.Resource], int]:
+    """The stored, readable files that resource_search finds (it reads
+    the database, so Solr is not needed), and how many more it found but
+    did not fetch: at most one more than a list may hold is fetched,
+    enough to know that a batch is too big."""
+    if not isinstance(query, str) or not query.strip():
+        raise tk.ValidationError({"query": [
+            "query must be a string such as format:rtdc or name:cells"]})
+    try:
+        found = tk.get_action("resource_search")(
+            {"user": context.get("user"), "ignore_auth": False},
+            {"query": query.strip(), "limit": max_files + 1})
+    except tk.ValidationError as exc:
+        detail = "; ".join(str(message) for messages in
+                           exc.error_dict.values() for message in
+                           (messages if isinstance(messages, list)
+                            else [messages]))
+        raise tk.ValidationError({"query": [
+            f"not a resource_search query ({detail}): {query!r}"]}) from None
+    resources = []
+    for found_resource in found["results"]:
+        resource = model.Resource.get(found_resource["id"])
+        if resource is not None and _stored(resource) and \
+                readable(resource.package):
+            resources.append(resource)
+    if not resources:
+        raise tk.ValidationError({"query": [
+            f"no file this site stores matches {query!r}"]})
+    return resources, max(0, found["count"] - len(found["results"]))
+
+
+def download_list_add(context, data_dict) -> dict[str, Any]:
+    """Add files to the caller's download list, all or none.
+
+    :param resource_ids: a list of resource ids, or
+    :param dataset_id: every file of this dataset, or
+    :param query: every file a ``resource_search`` query finds, e.g.
+        ``format:rtdc`` or ``name:cells``
+    :returns: the list, as download_list_show, plus ``added``
+
+    Files already on the list are ignored. A batch that would take the
+    list over ``download_list_max_files`` or ``download_list_max_bytes``
+    is refused whole.
+    """
+    tk.check_access("download_list_add", context, data_dict)
+    user = _user(context)
+    given = [key for key in ("resource_ids", "dataset_id", "query")
+             if data_dict.get(key) not in (None, "", [])]
+    if len(given) != 1:
+        raise tk.ValidationError({"resource_ids": [
+            "give exactly one of resource_ids, dataset_id or query"]})
+    readable = _readable_datasets(context)
+    max_files = dcor_config.download_list_max_files()
+    max_bytes = dcor_config.download_list_max_bytes()
+    store.lock(user.id)
+    try:
+        return _add_locked(context, data_dict, user, given, readable,
+                           max_files, max_bytes)
+    except Exception:
+        model.Session.rollback()  # the lock, and nothing else, goes
+        raise
+
+
+def _add_locked(context, data_dict, user, given, readable, max_files,
+                max_bytes) -> dict[str, Any]:
+    on_list = _listing(context, user)
+    not_fetched = 0
+    if given == ["resource_ids"]:
+        resources = _named_resources(
+            readable, _id_list(data_dict, "resource_ids"))
+    elif given == ["dataset_id"]:
+        resources = _dataset_resources(readable, data_dict["dataset_id"])
+    else:
+        resources, not_fetched = _query_resources(
+            context, readable, data_dict["query"], max_files)
+    fresh = rules.new_ids({item["resource_id"]
+                           for item in on_list["items"]},
+                          [resource.id for resource in resources])
+    sizes = {resource.id: resource.size or 0 for resource in resources}
+    add_count = len(fresh) + not_fetched
+    refusal = rules.limit_refusal(
+        on_list["count"], on_list["total_bytes"], add_count,
+        sum(sizes[rid] for rid in fresh), max_files, max_bytes)
+    if refusal:
+        raise tk.ValidationError({"limit": [refusal]})
+    store.drop_gone(user.id)
+    store.add(user.id, fresh)
+    model.repo.commit()
+    return {**_listing(context, user), "added": len(fresh)}
+
+
+def download_list_remove(context, data_dict) -> dict[str, Any]:
+    """Remove files from the caller's list.
+
+    :param resource_ids: ids on the list; an id that is not on it refuses
+        the whole call
+    """
+    tk.check_access("download_list_remove", context, data_dict)
+    user = _user(context)
+    ids = _id_list(data_dict, "resource_ids")
+    on_list = set(store.resource_ids(user.id))
+    missing = [rid for rid in ids if rid not in on_list]
+    if missing:
+        raise tk.ValidationError({"resource_ids": [
+            f"not on your download list: {', '.join(missing)}"]})
+    store.remove(user.id, ids)
+    model.repo.commit()
+    return _listing(context, user)
+
+
+def download_list_clear(context, data_dict) -> dict[str, Any]:
+    """Remove every file from the caller's list (its name stays)."""
+    tk.check_access("download_list_clear", context, data_dict)
+    user = _user(context)
+    store.clear(user.id)
+    model.repo.commit()
+    return _listing(context, user)
+
+
+def download_list_rename(context, data_dict) -> dict[str, Any]:
+    """Name the archive of the caller's list.
+
+    :param name: one safe file name of at most 100 characters (the rule of
+        /download/archive's ``name``); a ``.zip``/``.tar`` ending is dropped
+    """
+    tk.check_access("download_list_rename", context, data_dict)
+    user = _user(context)
+    new_name = data_dict.get("name")
+    if not isinstance(new_name, str) or not new_name.strip():
+        raise tk.ValidationError({"name": ["name must not be empty"]})
+    new_name = new_name.strip()
+    for comptype in archives.COMPTYPES:
+        if new_name.endswith(f".{comptype}"):
+            new_name = new_name[:-len(comptype) - 1]
+    try:
+        archives.archive_name(new_name, rules.DEFAULT_NAME, "zip")
+    except archives.ArchiveRefused as exc:
+        raise tk.ValidationError({"name": [str(exc)]}) from None
+    store.rename(user.id, new_name)
+    model.repo.commit()
+    return _listing(context, user)
+
+
+def actions() -> dict:
+    return {"download_list_show": download_list_show,
+            "download_list_add": download_list_add,
+            "download_list_remove": download_list_remove,
+            "download_list_clear": download_list_clear,
+            "download_list_rename": download_list_rename}
