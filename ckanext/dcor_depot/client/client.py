@@ -14,7 +14,7 @@ from typing import Any
 from .. import resource_state
 from .api import Api
 from .download import DownloadReport, Downloader
-from .errors import NotFound
+from .errors import NotAuthorized, NotFound
 from .upload import UploadReport, Uploader
 
 
@@ -73,8 +73,8 @@ class Client:
     def _show_or_none(self, dataset_id: str) -> dict[str, Any] | None:
         try:
             return self.api.get("package_show", id=dataset_id)
-        except NotFound:
-            return None  # removed meanwhile
+        except (NotFound, NotAuthorized):
+            return None  # removed meanwhile, or another circle's private one
 
     def download(self, dataset: str, target: os.PathLike | str,
                  jobs: int | None = None, partial: bool = False
