@@ -28,7 +28,9 @@ def retry_policy(total: int = 6) -> Retry:
     """Transient errors are retried with exponential backoff (0.5 s, 1 s,
     2 s, ... at most 30 s), or after the time the server's Retry-After
     asks for."""
-    return Retry(total=total, connect=total, read=total, status=total,
+    # an unknown host or a closed port is told after a few seconds
+    return Retry(total=total, connect=min(total, 3), read=total,
+                 status=total,
                  backoff_factor=0.5, backoff_max=30,
                  status_forcelist=RETRY_STATUSES,
                  allowed_methods=frozenset({"GET", "HEAD", "PUT"}),
@@ -89,6 +91,17 @@ class Api:
     @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": self.token} if self.token else {}
+
+    def user_name(self) -> str:
+        """The name of the token's user. CKAN treats an unknown token as
+        no token at all (anonymous), so this is how a bad one shows."""
+        if not hasattr(self, "_user_name"):
+            try:
+                self._user_name = self.get("user_show")["name"]
+            except NotFound:
+                raise NotAuthorized(f"the API token is not valid on "
+                                    f"{self.site}") from None
+        return self._user_name
 
     def get(self, action: str, **params: Any) -> Any:
         return self._call(action, "GET", params)

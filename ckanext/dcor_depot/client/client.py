@@ -41,6 +41,7 @@ class Client:
     def manifest(self, dataset: str) -> dict[str, Any]:
         """The site's manifest of a dataset (the `dataset_manifest`
         action)."""
+        self.api.user_name()
         try:
             return self.api.get("dataset_manifest", id=dataset)
         except NotFound:
@@ -51,6 +52,7 @@ class Client:
         no search index: package_list (public datasets),
         organization_list_for_user and member_list (circles) answer from
         the database."""
+        self.api.user_name()
         if circle is not None:
             try:
                 ids = self._circle_datasets(circle)
@@ -79,6 +81,7 @@ class Client:
     def download(self, dataset: str, target: os.PathLike | str,
                  jobs: int | None = None, partial: bool = False
                  ) -> DownloadReport:
+        self.api.user_name()
         try:
             return Downloader(self.api, jobs or self.jobs,
                               self.progress).download(dataset, target,
@@ -91,6 +94,7 @@ class Client:
     def upload(self, circle: str, name: str, folder: os.PathLike | str,
                title: str | None = None, private: bool = True,
                jobs: int | None = None) -> UploadReport:
+        self.api.user_name()
         return Uploader(self.api, jobs or self.jobs, self.progress).upload(
             circle, name, folder, title, private)
 

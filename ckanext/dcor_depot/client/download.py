@@ -180,7 +180,12 @@ class Downloader:
             progress.close()
         report = DownloadReport(result["dataset"], folder, results, pending)
         if report.ok and not pending:
-            self._write_manifest(folder, wanted)
+            try:
+                self._write_manifest(folder, wanted)
+            except OSError as exc:
+                raise ClientError(f"cannot write {folder}/"
+                                  f"{manifest.MANIFEST_NAME}: "
+                                  f"{exc.strerror or exc}") from None
         return report
 
     def _run_all(self, entries: list[Entry], progress: Progress
@@ -228,11 +233,12 @@ class Downloader:
         try:
             result = self._fetch_file(entry, progress)
         except FileFailed as exc:
-            log.error("failed: %s: %s", entry.path, exc)
+            # the CLI says it on stderr, once; the log file gets it too
+            log.info("failed: %s: %s", entry.path, exc)
             return FileResult(entry.path, "failed", error=str(exc))
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            log.error("failed: %s: %s", entry.path, reason)
+            log.info("failed: %s: %s", entry.path, reason)
             return FileResult(entry.path, "failed", error=reason)
         progress.file_done()
         return result

@@ -206,6 +206,14 @@ class Uploader:
         except NotFound:
             dataset = None
         if dataset is not None:
+            if dataset["state"] == "active" and not dataset.get("resources") \
+                    and dataset.get("owner_org") == circle_id:
+                # a run killed between package_create (which makes it
+                # active on sites that ignore `state`) and the step back
+                # to draft: a dataset without files is no complete one
+                log.info("taking the empty dataset %s back to draft", name)
+                dataset = self.api.post("package_patch", id=dataset["id"],
+                                        state="draft")
             if dataset["state"] == "active":
                 raise ClientError(
                     f"dataset {name} already exists and is active "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from ckan.tests import factories
 
@@ -40,6 +41,16 @@ class Account:
         env.update(DCOR_SITE=self.site, DCOR_API_TOKEN=self.token)
         env.update(extra)
         return env
+
+    def show(self, dataset):
+        """package_show over HTTP, as the site sees it now."""
+        response = requests.get(f"{self.site}/api/3/action/package_show",
+                                params={"id": dataset}, timeout=30,
+                                headers={"Authorization": self.token})
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()["result"]
 
     def command(self, *args, env=None):
         return [DCOR_DEPOT, *map(str, args)]
