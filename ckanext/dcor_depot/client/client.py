@@ -46,6 +46,9 @@ class Client:
             return self.api.get("dataset_manifest", id=dataset)
         except NotFound:
             raise NotFound(f"no such dataset: {dataset}") from None
+        except NotAuthorized:
+            raise NotAuthorized(f"the token of {self.api.user_name()} may "
+                                f"not read the dataset {dataset}") from None
 
     def datasets(self, circle: str | None = None) -> list[DatasetSummary]:
         """The datasets the token may read (of one circle), by name. Reads
@@ -89,6 +92,12 @@ class Client:
         except NotFound as exc:
             if "dataset_manifest" in str(exc):
                 raise NotFound(f"no such dataset: {dataset}") from None
+            raise
+        except NotAuthorized as exc:
+            if "dataset_manifest" in str(exc):
+                raise NotAuthorized(f"the token of {self.api.user_name()} "
+                                    f"may not read the dataset "
+                                    f"{dataset}") from None
             raise
 
     def upload(self, circle: str, name: str, folder: os.PathLike | str,

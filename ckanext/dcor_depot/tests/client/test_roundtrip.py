@@ -90,7 +90,22 @@ def test_upload_download_sha256sum(account, run_worker, tmp_path):
     assert "differs from the manifest, fetching again: " \
         "roundtrip/features.tsv" in result.stderr
     assert file_sha256(folder / "features.tsv") == digests["features.tsv"]
-    # and nothing at all the next time
-    result = account.run("download", "roundtrip", target)
+    log_text = (tmp_path / "download.log").read_text()
+    for name in digests:
+        assert f"fetched roundtrip/{name}: " in log_text
+
+    # and nothing at all the next time; DCOR_DEPOT_LOGLEVEL as -v
+    result = account.run("download", "roundtrip", target,
+                         env=account.env(DCOR_DEPOT_LOGLEVEL="DEBUG"))
     assert "0 fetched, 4 already present, 0 failed, 0 bytes" \
         in result.stdout
+    assert "already present: roundtrip/notes.txt" in result.stderr
+
+    # the same as a library
+    from ckanext.dcor_depot.client import Client
+    client = Client(account.site, account.token)
+    report = client.download("roundtrip", target)
+    assert report.ok and report.count("skipped") == 4
+    assert client.manifest("roundtrip")["complete"] is True
+    assert [d.name for d in client.datasets()] == ["roundtrip"]
+    assert client.datasets()[0].files == 4
