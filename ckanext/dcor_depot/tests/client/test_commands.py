@@ -147,3 +147,53 @@ def test_datasets_lists_what_the_token_may_read(account):
         "theirs-public\t0 files\t0 bytes\tPublic one"]
     one_line_error(account.run("datasets", "--circle", "no-such-circle"),
                    "no such circle: no-such-circle")
+
+
+# 4. the progress bar: on a terminal only
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from .fake_site import FakeSite
+
+    data = os.urandom(300_000)
+    with FakeSite() as fake:
+        fake.logged_in()
+        fake.dataset("ds", {"ds/a.bin": data, "ds/b.bin": data[:10]})
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("DCOR_")}
+        env.update(DCOR_SITE=fake.url, DCOR_API_TOKEN="token")
+        piped = subprocess.run([DCOR_DEPOT, "download", "ds",
+                                tmp_path / "piped"], capture_output=True,
+                               text=True, env=env, timeout=60)
+        assert piped.returncode == 0, piped.stderr
+        assert piped.stderr == ""
+        main, child = pty.openpty()
+        # a terminal of 100 columns (a fresh pty has none)
+        fcntl.ioctl(child, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", 30, 100, 0, 0))
+        try:
+            on_tty = subprocess.run([DCOR_DEPOT, "download", "ds",
+                                     tmp_path / "tty"], stderr=child,
+                                    stdout=subprocess.PIPE, env=env,
+                                    timeout=60)
+            os.close(child)
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            os.close(main)
+    assert on_tty.returncode == 0
+    text = shown.decode(errors="replace")
+    # bytes, rate and files
+    assert "download 2/2 files" in text and "B/s" in text, text
