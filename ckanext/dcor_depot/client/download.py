@@ -127,6 +127,9 @@ def manifest_entries(result: dict[str, Any], target: pathlib.Path,
             raise ClientError(f"refused the site's manifest: path {path!r} "
                               "is not '{dataset}/{file}'")
         folder_name = head
+        if any(entry.path == path for entry in entries):
+            raise ClientError(f"refused the site's manifest: path {path!r} "
+                              "is listed twice")
         local = os.path.realpath(os.path.join(root, path))
         if os.path.commonpath([root, local]) != root:
             raise ClientError(f"refused the site's manifest: path {path!r} "
@@ -239,6 +242,10 @@ class Downloader:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             log.info("failed: %s: %s", entry.path, reason)
+            return FileResult(entry.path, "failed", error=reason)
+        except Exception as exc:  # one file's surprise fails that file only
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            log.info("failed: %s: %s", entry.path, reason, exc_info=True)
             return FileResult(entry.path, "failed", error=reason)
         progress.file_done()
         return result

@@ -89,13 +89,17 @@ def test_transient_errors_are_retried(tmp_path):
 
 @pytest.mark.parametrize("path", [
     "../escape/a.bin", "/etc/escape", "ds/../../escape", "ds/sub/../../..",
-    "ds/a\\..\\b", "ds/sub/deeper.bin"])
+    "ds/a\\..\\b", "ds/sub/deeper.bin", "other/a.bin", "ds/fine.bin"])
 def test_manifest_paths_leaving_target(tmp_path, path):
     root = tmp_path / "root"
     root.mkdir()
     with FakeSite() as fake:
         fake.logged_in()
-        fake.dataset("ds", {"ds/fine.bin": b"fine", path: b"evil"})
+        entries = fake.dataset("ds", {"ds/fine.bin": b"fine",
+                                      "ds/x": b"evil"})
+        entries[1]["path"] = path  # the second file gets the path tested
+        fake.action("dataset_manifest", {"dataset": "ds", "complete": True,
+                                         "files": entries})
         result = run(fake.url, "download", "ds", root / "target")
     one_line_error(result, "refused the site's manifest")
     # refused before anything was written
