@@ -39,6 +39,8 @@ BENCHES = [
      ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
     ("download-list", "bench_download_list.py", ["--requests", "200"],
      ["--requests", "40"]),
+    ("client", "bench_client.py", ["--rounds", "3"],
+     ["--size-mib", "32", "--rounds", "1"]),
 ]
 
 
@@ -216,6 +218,35 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
                  ["Migration peak memory", *missing, "flat", "—"]]
     rows += download_rows(res.get("download"), missing)
     rows += download_list_rows(res.get("download-list"), missing)
+    rows += client_rows(res.get("client"), missing)
+    return rows
+
+
+def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:
+    if not cl:
+        return [["dcor-depot download vs boto3 download_file", *missing,
+                 "≥ 0.9", "—"],
+                ["dcor-depot upload vs boto3 upload_file", *missing, "≥ 0.9",
+                 "—"],
+                ["dcor-depot peak memory", *missing, "< 200 MB", "—"]]
+    size = f"{cl['files']} x {cl['file_bytes'] / 1024**2:.0f} MiB"
+    rows = []
+    for what, boto3_call, extra in (
+            ("download", "download_file", ", every byte verified"),
+            ("upload", "upload_file", ", sha256 and part MD5s")):
+        c = cl[what]
+        rows.append([
+            f"dcor-depot {what} of {size}{extra}, median of "
+            f"{len(c['paired_ratios'])} paired rounds",
+            f"best {c['client_mb_per_s']:.0f} MB/s",
+            f"boto3 {boto3_call} (defaults), one after the other, best "
+            f"{c['boto3_mb_per_s']:.0f} MB/s",
+            f"{c['median_ratio']:.2f} (rounds: "
+            f"{', '.join(f'{x:.2f}' for x in c['paired_ratios'])})",
+            "≥ 0.9", yes(c["median_ratio"] >= 0.9)])
+    rows.append(["dcor-depot peak memory (RSS), upload and download",
+                 f"{cl['client_peak_rss_mb']:.0f} MB", "—", "—", "< 200 MB",
+                 yes(cl["client_peak_rss_mb"] < 200)])
     return rows
 
 
