@@ -173,3 +173,44 @@ def test_prune_refuses_uploads_that_may_be_in_flight(cli, s3_client,
     assert "at least 2" in prune(1).output
     assert len(s3_client.list_multipart_uploads(Bucket=bucket)["Uploads"]) \
         == 1
+
+
+def test_every_route_records_the_crc32_and_run_jobs_fills_it_in(
+        cli, app, run_worker, s3_client, tmp_path):
+    """Archives part 2, item 3: the CRC-32 a zip needs ahead of time comes
+    from the pass that reads the file anyway (upload, direct upload's
+    backup, append), and run-jobs computes it for resources stored before
+    it was kept."""
+    import zlib
+    from ..helpers import upload_directly, upload_resource
+    user, circle, dataset, token = make_circle_and_user()
+    uploaded = os.urandom(70_000)
+    direct = os.urandom(90_000)
+    appended = tmp_path / "appended.rtdc"
+    appended.write_bytes(os.urandom(50_000))
+    expected = {upload_resource(app, token, dataset["id"], uploaded,
+                                name="uploaded.rtdc")["id"]:
+                zlib.crc32(uploaded),
+                upload_directly(app, token, circle["id"], dataset["id"],
+                                direct): zlib.crc32(direct)}
+    run_worker()
+    result = cli.invoke(depot_cli.append_resource,
+                        [str(appended), dataset["id"]])
+    assert result.exit_code == 0, result.output
+    for resource in resources_of(dataset["id"]):
+        if resource["name"] == "appended.rtdc":
+            expected[resource["id"]] = zlib.crc32(appended.read_bytes())
+    assert len(expected) == 3
+    for resource in resources_of(dataset["id"]):
+        assert resource["crc32"] == expected[resource["id"]], resource
+    # as stored before the CRC-32 was kept
+    for rid in expected:
+        tk.get_action("resource_patch")(
+            {"ignore_auth": True, "dcor_depot_internal": True},
+            {"id": rid, "crc32": None})
+    assert all(r.get("crc32") is None for r in resources_of(dataset["id"]))
+    result = cli.invoke(depot_cli.run_jobs_dcor_depot, [])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("checksums") == 3, result.output
+    for resource in resources_of(dataset["id"]):
+        assert resource["crc32"] == expected[resource["id"]], resource
