@@ -6,62 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from ckan import authz, model
-from ckan.lib import plugins as plugins_lib
-from ckan.logic.auth import get as core_auth
+from ckan import model
 
 from .. import config as dcor_config
 from .. import resource_state
-from ..download_list import rules, store
+from ..download_list import access, rules, store
 from ..downloads import archives
 
 
-def _user(context: dict[str, Any]) -> model.User:
-    """The caller (the auth functions let nobody else through)."""
-    user = context.get("auth_user_obj")
-    if not isinstance(user, model.User):
-        user = model.User.get(context.get("user") or "")
-    if user is None:
-        raise tk.NotAuthorized("only logged-in users have a download list")
-    return user
-
-
-def _readable_datasets(context: dict[str, Any]):
-    """A function: may the caller read this dataset (package_show)?
-
-    With CKAN's own package_show auth in effect, the answer comes from
-    the permission labels that auth function compares, with the user's
-    labels read once: a list of 100 files then costs one query, not a few
-    per dataset. Where a plugin replaced or chained that auth function,
-    each dataset is asked through check_access (once)."""
-    user = _user(context)
-    if user.is_deleted():
-        return lambda dataset: False
-    if user.sysadmin:  # as authz.is_authorized decides for package_show
-        return lambda dataset: True
-    if authz._AuthFunctions.get("package_show") is core_auth.package_show:
-        labels = plugins_lib.get_permission_labels()
-        user_labels = set(labels.get_user_dataset_labels(user))
-        return lambda dataset: any(
-            label in user_labels
-            for label in labels.get_dataset_labels(dataset))
-    answers: dict[str, bool] = {}
-
-    def readable(dataset: model.Package) -> bool:
-        if dataset.id not in answers:
-            try:
-                tk.check_access("package_show",
-                                {"user": user.name, "auth_user_obj": user,
-                                 "package": dataset}, {"id": dataset.id})
-                answers[dataset.id] = True
-            except tk.NotAuthorized:
-                answers[dataset.id] = False
-        return answers[dataset.id]
-    return readable
-
-
 def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
-    readable = _readable_datasets(context)
+    readable = access.readable_datasets(context)
     items, total = [], 0
     for rid, resource, dataset in store.entries(user.id):
         if not readable(dataset):
@@ -97,7 +51,7 @@ def download_list_show(context, data_dict) -> dict[str, Any]:
         resources are not listed.
     """
     tk.check_access("download_list_show", context, data_dict)
-    return _listing(context, _user(context))
+    return _listing(context, access.caller(context))
 
 
 def _id_list(data_dict: dict[str, Any], key: str) -> list[str]:
@@ -199,13 +153,13 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
     is refused whole.
     """
     tk.check_access("download_list_add", context, data_dict)
-    user = _user(context)
+    user = access.caller(context)
     given = [key for key in ("resource_ids", "dataset_id", "query")
              if data_dict.get(key) not in (None, "", [])]
     if len(given) != 1:
         raise tk.ValidationError({"resource_ids": [
             "give exactly one of resource_ids, dataset_id or query"]})
-    readable = _readable_datasets(context)
+    readable = access.readable_datasets(context)
     max_files = dcor_config.download_list_max_files()
     max_bytes = dcor_config.download_list_max_bytes()
     store.lock(user.id)
@@ -252,7 +206,7 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
         the whole call
     """
     tk.check_access("download_list_remove", context, data_dict)
-    user = _user(context)
+    user = access.caller(context)
     ids = _id_list(data_dict, "resource_ids")
     on_list = set(store.resource_ids(user.id))
     missing = [rid for rid in ids if rid not in on_list]
@@ -267,7 +221,7 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
 def download_list_clear(context, data_dict) -> dict[str, Any]:
     """Remove every file from the caller's list (its name stays)."""
     tk.check_access("download_list_clear", context, data_dict)
-    user = _user(context)
+    user = access.caller(context)
     store.clear(user.id)
     model.repo.commit()
     return _listing(context, user)
@@ -280,7 +234,7 @@ def download_list_rename(context, data_dict) -> dict[str, Any]:
         /download/archive's ``name``); a ``.zip``/``.tar`` ending is dropped
     """
     tk.check_access("download_list_rename", context, data_dict)
-    user = _user(context)
+    user = access.caller(context)
     new_name = data_dict.get("name")
     if not isinstance(new_name, str) or not new_name.strip():
         raise tk.ValidationError({"name": ["name must not be empty"]})
