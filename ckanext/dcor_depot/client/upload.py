@@ -133,6 +133,12 @@ class Uploader:
         circle_id = self._circle_id(circle)
         dataset = self._draft(circle_id, name, title, private)
         stored = {r.get("name"): r for r in dataset.get("resources", [])}
+        extra = sorted(set(stored) - {f.name for f in files}
+                       - {manifest.MANIFEST_NAME})
+        if extra:
+            raise ClientError(f"the draft dataset {name} holds {extra[0]}, "
+                              f"which {folder} does not have; the manifest "
+                              "would not cover it")
         uploaded, skipped = [], []
         todo = []
         for local in files:

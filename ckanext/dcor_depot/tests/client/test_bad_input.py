@@ -251,3 +251,20 @@ def test_full_disk(account, app, run_worker, tmp_path):
     result = account.run("download", "too-big", small)
     assert result.returncode == 0, result.stderr
     assert file_sha256(small / "too-big" / "cells.rtdc") == digest
+
+
+@pytest.mark.ckan_config("ckan.plugins", "dcor_depot")
+@pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins")
+def test_draft_with_a_file_the_folder_lacks(account, app, tmp_path):
+    """A draft (of an earlier run) holding a file that is no longer in the
+    folder is not completed: its manifest would not cover that file."""
+    draft = factories.Dataset(owner_org=account.circle["id"], name="drafty",
+                              state="draft", user=account.user)
+    upload_directly(app, account.token, account.circle["id"], draft["id"],
+                    b"gone" * 100)
+    folder = a_folder(tmp_path)
+    result = account.run("upload", account.circle["name"], "drafty", folder)
+    one_line_error(result, "holds cells.rtdc", "does not have")
+    dataset = account.show("drafty")
+    assert dataset["state"] == "draft"
+    assert [r["name"] for r in dataset["resources"]] == ["cells.rtdc"]
