@@ -9,23 +9,23 @@ whole file, which then replaces the `.part` from its start.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
 import pathlib
 import threading
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import requests
 
 from .. import manifest
 from .api import TIMEOUT, Api, make_session
-from .errors import ClientError, Interrupted
-from .folder import CHUNK, write_text_atomically
+from .errors import ClientError, Interrupted, one_line
+from .folder import (CHUNK, file_sha256, prefix_sha256,
+                     write_text_atomically)
 from .progress import Progress
+from .remote_manifest import Entry, manifest_entries
+from .reports import DownloadReport, FileResult
 
 log = logging.getLogger(__name__)
 
@@ -36,110 +36,6 @@ REDIRECTS = (301, 302, 303, 307, 308)
 
 class FileFailed(Exception):
     """One file could not be downloaded (one-line reason)."""
-
-
-@dataclasses.dataclass
-class Entry:
-    path: str        # `{dataset}/{name}`, from the manifest
-    size: int
-    sha256: str | None
-    url: str
-    local: pathlib.Path
-
-
-@dataclasses.dataclass
-class FileResult:
-    path: str
-    status: str      # "fetched", "skipped" (already there) or "failed"
-    fetched_bytes: int = 0
-    resumed_at: int = 0
-    error: str | None = None
-
-
-@dataclasses.dataclass
-class DownloadReport:
-    dataset: str
-    folder: pathlib.Path
-    files: list[FileResult]
-    pending: list[str]   # files without sha256 yet (--partial)
-
-    def count(self, status: str) -> int:
-        return sum(1 for f in self.files if f.status == status)
-
-    @property
-    def fetched_bytes(self) -> int:
-        return sum(f.fetched_bytes for f in self.files)
-
-    @property
-    def ok(self) -> bool:
-        return self.count("failed") == 0
-
-    def summary(self) -> str:
-        text = (f"{self.dataset}: {self.count('fetched')} fetched, "
-                f"{self.count('skipped')} already present, "
-                f"{self.count('failed')} failed, "
-                f"{self.fetched_bytes} bytes transferred")
-        if self.pending:
-            text += f", {len(self.pending)} not yet verifiable (left out)"
-        return text + f" -> {self.folder}"
-
-
-def on_site(site: str, url: str) -> str:
-    """The path (and query) of a manifest's URL on the site the user
-    named: the token goes to that host only, whatever host the answer
-    names (a site behind a proxy may not know its public URL)."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.path.startswith("/"):
-        raise ValueError(url)
-    base = urllib.parse.urlsplit(site)
-    return urllib.parse.urlunsplit((base.scheme, base.netloc, parts.path,
-                                    parts.query, ""))
-
-
-def manifest_entries(result: dict[str, Any], target: pathlib.Path,
-                     site: str) -> tuple[str, list[Entry]]:
-    """The dataset's folder name and its entries, each with a local path
-    that stays inside TARGET; anything else in the answer is an error."""
-    try:
-        files = result["files"]
-        folder = result["dataset"]
-        if not isinstance(files, list) or not isinstance(folder, str):
-            raise TypeError
-    except (KeyError, TypeError):
-        raise ClientError("the site's dataset_manifest answer has no "
-                          "'dataset' and 'files'") from None
-    root = os.path.realpath(target)
-    entries = []
-    folder_name = None
-    for item in files:
-        try:
-            path = manifest.check_path(str(item["path"]))
-            size = int(item["size"])
-            sha256 = item.get("sha256")
-            url = on_site(site, str(item["url"]))
-        except manifest.BadManifest as exc:
-            raise ClientError(f"refused the site's manifest: {exc}") from None
-        except (KeyError, TypeError, ValueError):
-            raise ClientError(f"the site's manifest has a bad entry: "
-                              f"{str(item)[:120]}") from None
-        head, _, name = path.partition("/")
-        if not name or "/" in name or (folder_name not in (None, head)):
-            raise ClientError(f"refused the site's manifest: path {path!r} "
-                              "is not '{dataset}/{file}'")
-        folder_name = head
-        if any(entry.path == path for entry in entries):
-            raise ClientError(f"refused the site's manifest: path {path!r} "
-                              "is listed twice")
-        local = os.path.realpath(os.path.join(root, path))
-        if os.path.commonpath([root, local]) != root:
-            raise ClientError(f"refused the site's manifest: path {path!r} "
-                              "leaves the target folder")
-        if sha256 is not None and (not isinstance(sha256, str) or
-                                   len(sha256) != 64):
-            raise ClientError(f"the site's manifest has a bad sha256 for "
-                              f"{path}")
-        entries.append(Entry(path, size, sha256, url, pathlib.Path(local)))
-    return folder_name or manifest.check_path(folder), entries
 
 
 class Downloader:
@@ -252,7 +148,7 @@ class Downloader:
 
     def _fetch_file(self, entry: Entry, progress: Progress) -> FileResult:
         if entry.local.is_file() and entry.local.stat().st_size == entry.size:
-            if _sha256_of(entry.local, self.cancel) == entry.sha256:
+            if file_sha256(entry.local, self.cancel) == entry.sha256:
                 log.info("already present: %s", entry.path)
                 progress.add_bytes(entry.size)
                 return FileResult(entry.path, "skipped")
@@ -268,7 +164,7 @@ class Downloader:
             if offset > entry.size:
                 offset = 0
             else:
-                digest = _hash_prefix(part, offset, self.cancel)
+                digest = prefix_sha256(part, offset, self.cancel)
                 log.info("resuming %s at %d bytes", entry.path, offset)
         resumed_at = offset
         progress.add_bytes(offset)
@@ -323,7 +219,7 @@ class Downloader:
                 hops += 1
         except requests.RequestException as exc:
             raise FileFailed(f"cannot download {entry.url}: "
-                             f"{_one_line(exc)}") from None
+                             f"{one_line(exc)}") from None
         return response
 
     def _stream(self, entry: Entry, handle, offset: int, digest,
@@ -361,7 +257,7 @@ class Downloader:
                     progress.add_bytes(len(chunk))
             except requests.RequestException as exc:
                 raise _StreamBroken(got, offset, digest,
-                                    _one_line(exc)) from None
+                                    one_line(exc)) from None
             if offset < entry.size:
                 raise _StreamBroken(got, offset, digest,
                                     "the response ended early")
@@ -381,27 +277,3 @@ def _content_range_start(response: requests.Response) -> int | None:
         return int(value.split()[1].split("-")[0])
     except (IndexError, ValueError):
         return None
-
-
-def _hash_prefix(path: pathlib.Path, length: int, cancel: threading.Event):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        left = length
-        while left:
-            chunk = handle.read(min(CHUNK, left))
-            if not chunk:
-                break
-            if cancel.is_set():
-                raise KeyboardInterrupt
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest
-
-
-def _sha256_of(path: pathlib.Path, cancel: threading.Event) -> str:
-    return _hash_prefix(path, path.stat().st_size, cancel).hexdigest()
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-

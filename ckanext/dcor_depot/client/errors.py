@@ -15,5 +15,14 @@ class NotAuthorized(ClientError):
     """The token is missing, wrong or may not do this."""
 
 
+class UploadFailed(ClientError):
+    """One file could not be uploaded."""
+
+
 class Interrupted(ClientError):
     """SIGINT (Ctrl+C): the transfers stopped, .part files were kept."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one bounded line (what the CLI prints)."""
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

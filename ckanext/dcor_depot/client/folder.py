@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import threading
 
 from .. import manifest
 from .errors import ClientError
@@ -17,12 +18,27 @@ from .errors import ClientError
 CHUNK = 4 * 1024**2
 
 
-def file_sha256(path: os.PathLike | str) -> str:
+def prefix_sha256(path: os.PathLike | str, length: int,
+                  cancel: threading.Event | None = None):
+    """The sha256 object of the first `length` bytes of a file (fewer if it
+    is shorter); a set `cancel` stops it with KeyboardInterrupt."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
+        left = length
+        while left:
+            chunk = handle.read(min(CHUNK, left))
+            if not chunk:
+                break
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
             digest.update(chunk)
-    return digest.hexdigest()
+            left -= len(chunk)
+    return digest
+
+
+def file_sha256(path: os.PathLike | str,
+                cancel: threading.Event | None = None) -> str:
+    return prefix_sha256(path, os.stat(path).st_size, cancel).hexdigest()
 
 
 def tracked_files(folder: os.PathLike | str) -> list[str]:

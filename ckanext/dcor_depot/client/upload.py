@@ -28,26 +28,18 @@ import os
 import pathlib
 import tempfile
 import threading
-import xml.sax.saxutils
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import requests
-
 from .. import manifest
-from .api import TIMEOUT, Api, make_session
-from .errors import ClientError, Interrupted, NotFound
-from .folder import CHUNK, check_folder, tracked_files
+from . import part_upload
+from .api import Api, make_session
+from .errors import ClientError, Interrupted, NotFound, UploadFailed
+from .folder import check_folder, tracked_files
 from .progress import Progress
+from .reports import UploadReport
 
 log = logging.getLogger(__name__)
-
-PART_ATTEMPTS = 5
-
-
-class UploadFailed(ClientError):
-    """One file could not be uploaded."""
-
 
 @dataclasses.dataclass
 class LocalFile:
@@ -55,60 +47,6 @@ class LocalFile:
     path: pathlib.Path
     size: int
     sha256: str | None = None
-
-
-@dataclasses.dataclass
-class UploadReport:
-    dataset: str
-    dataset_id: str
-    uploaded: list[str]
-    skipped: list[str]
-    transferred_bytes: int
-
-    def summary(self) -> str:
-        return (f"{self.dataset}: {len(self.uploaded)} uploaded, "
-                f"{len(self.skipped)} already stored, "
-                f"{self.transferred_bytes} bytes transferred; the dataset "
-                "is active")
-
-
-class PartBody:
-    """The bytes of one part, read once from the file as requests sends
-    them, feeding the file's sha256 and the part's MD5."""
-
-    def __init__(self, path: pathlib.Path, offset: int, length: int,
-                 sha256, cancel: threading.Event, progress: Progress):
-        self._handle = open(path, "rb")
-        self._handle.seek(offset)
-        self._left = length
-        self.length = length
-        self.sha256 = sha256
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self._cancel = cancel
-        self._progress = progress
-        self.sent = 0
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._cancel.is_set():
-            raise KeyboardInterrupt
-        if size is None or size < 0:
-            size = self._left
-        chunk = self._handle.read(min(size, self._left, CHUNK))
-        if self._left and not chunk:
-            raise UploadFailed(f"{self._handle.name} became shorter while "
-                               "it was uploaded")
-        self._left -= len(chunk)
-        self.sha256.update(chunk)
-        self.md5.update(chunk)
-        self.sent += len(chunk)
-        self._progress.add_bytes(len(chunk))
-        return chunk
-
-    def close(self) -> None:
-        self._handle.close()
 
 
 class Uploader:
@@ -120,11 +58,15 @@ class Uploader:
         self.jobs = jobs
         self.progress_enabled = progress
         self.cancel = threading.Event()
-        # presigned URLs: no token, no automatic retries (a body that was
-        # partly read cannot be replayed; parts are retried below)
-        self.s3_session = make_session(pool_size=max(16, jobs), retries=0)
         self._lock = threading.Lock()
         self.transferred = 0
+        self.transfer = part_upload.PresignedUpload(
+            make_session(pool_size=max(16, jobs), retries=0), self.cancel,
+            self._count_stored)
+
+    def _count_stored(self, length: int) -> None:
+        with self._lock:
+            self.transferred += length
 
     def upload(self, circle: str, name: str, folder: os.PathLike | str,
                title: str | None = None, private: bool = True
@@ -252,7 +194,7 @@ class Uploader:
             raise ClientError(f"the draft's {local.name} has "
                               f"{resource['size']} bytes, the local file "
                               f"{local.size}: resources are immutable")
-        sha256, etag = _local_digests(local.path, stored_etag)
+        sha256, etag = part_upload.stored_digests(local.path, stored_etag)
         local.sha256 = sha256
         if stored_sha256:
             same = stored_sha256 == sha256
@@ -291,7 +233,8 @@ class Uploader:
                     progress: Progress, name: str | None = None) -> LocalFile:
         urls = self.api.get("resource_upload_s3_urls",
                             organization_id=circle_id, file_size=local.size)
-        sha256 = self._send(local, urls, progress)
+        sha256 = self.transfer.send(local.path, local.size, local.name,
+                                    urls, progress)
         if local.sha256 and local.sha256 != sha256:
             raise UploadFailed(f"{local.path} changed after it was checked "
                                "against the manifest")
@@ -303,70 +246,6 @@ class Uploader:
         log.info("uploaded %s (%d bytes, sha256 %s)", local.name, local.size,
                  sha256)
         return local
-
-    def _send(self, local: LocalFile, urls: dict[str, Any],
-              progress: Progress) -> str:
-        part_urls = urls["upload_urls"]
-        part_size = int(urls["part_size"])
-        sha256 = hashlib.sha256()
-        etags = []
-        for number, url in enumerate(part_urls, start=1):
-            offset = (number - 1) * part_size
-            length = min(part_size, local.size - offset)
-            if length <= 0:
-                raise UploadFailed(f"the site's plan for {local.name} has "
-                                   "more parts than the file")
-            before = sha256.copy()
-            for attempt in range(1, PART_ATTEMPTS + 1):
-                body = PartBody(local.path, offset, length, before.copy(),
-                                self.cancel, progress)
-                try:
-                    etag = self._put(url, body)
-                except (UploadFailed, requests.RequestException) as exc:
-                    progress.add_bytes(-body.sent)
-                    if attempt == PART_ATTEMPTS:
-                        raise UploadFailed(f"part {number} of {local.name}: "
-                                           f"{_one_line(exc)}") from None
-                    log.warning("part %d of %s failed (attempt %d): %s",
-                                number, local.name, attempt, _one_line(exc))
-                    continue
-                finally:
-                    body.close()
-                break
-            sha256 = body.sha256
-            with self._lock:
-                self.transferred += length
-            etags.append(etag)
-        if urls.get("complete_url"):
-            self._complete(urls["complete_url"], etags)
-        return sha256.hexdigest()
-
-    def _put(self, url: str, body: PartBody) -> str:
-        response = self.s3_session.put(url, data=body, timeout=TIMEOUT,
-                                       headers={"Content-Length":
-                                                str(len(body))})
-        if response.status_code != 200:
-            raise UploadFailed(f"S3 answered HTTP {response.status_code}: "
-                               f"{response.text[:200]}")
-        etag = response.headers.get("ETag", "").strip('"')
-        if etag != body.md5.hexdigest():
-            raise UploadFailed(f"S3 stored bytes with MD5 {etag}, "
-                               f"{body.md5.hexdigest()} were sent")
-        return etag
-
-    def _complete(self, url: str, etags: list[str]) -> None:
-        xml_body = "<CompleteMultipartUpload>" + "".join(
-            f"<Part><PartNumber>{number}</PartNumber><ETag>"
-            f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
-            for number, etag in enumerate(etags, start=1)) + \
-            "</CompleteMultipartUpload>"
-        response = self.s3_session.post(url, data=xml_body.encode(),
-                                        timeout=TIMEOUT)
-        # S3 may answer 200 with an error in the body
-        if response.status_code != 200 or "<Error>" in response.text:
-            raise UploadFailed(f"completing the multipart upload failed: "
-                               f"HTTP {response.status_code} "
-                               f"{response.text[:200]}")
 
     def _upload_manifest(self, circle_id, dataset_id, text, stored):
         data = text.encode("utf-8")
@@ -393,32 +272,3 @@ class Uploader:
                              name=manifest.MANIFEST_NAME)
         finally:
             temp.unlink(missing_ok=True)
-
-
-def _local_digests(path: pathlib.Path, etag: str) -> tuple[str, str]:
-    """sha256 and the S3 ETag of a file in one pass; the ETag with the part
-    layout the stored ETag shows (`{md5}-{parts}`: equal parts, the last
-    one shorter, as resource_upload_s3_urls plans them)."""
-    size = path.stat().st_size
-    parts = int(etag.rsplit("-", 1)[1]) if "-" in etag else 1
-    part_size = max(1, -(-size // parts))
-    sha256 = hashlib.sha256()
-    md5s = []
-    with open(path, "rb") as handle:
-        for _ in range(parts):
-            md5 = hashlib.md5(usedforsecurity=False)
-            left = part_size
-            while left and (chunk := handle.read(min(CHUNK, left))):
-                sha256.update(chunk)
-                md5.update(chunk)
-                left -= len(chunk)
-            md5s.append(md5)
-    if parts == 1:
-        return sha256.hexdigest(), md5s[0].hexdigest()
-    joined = hashlib.md5(b"".join(m.digest() for m in md5s),
-                         usedforsecurity=False)
-    return sha256.hexdigest(), f"{joined.hexdigest()}-{parts}"
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
