@@ -71,3 +71,13 @@ def speed_choice(value: object) -> int:
     except ValueError:
         return DEFAULT_SPEED_MBIT
     return speed if speed in SPEEDS_MBIT else DEFAULT_SPEED_MBIT
+
+
+def is_local_path(value: str) -> bool:
+    """Whether a form's `came_from` is a path on this site, safe to
+    redirect to: it starts with one "/", and holds no backslash, no
+    whitespace and no control character (browsers drop tabs and newlines
+    from URLs, so "/<tab>/host" would become "//host", another site)."""
+    return value.startswith("/") and not value.startswith("//") and \
+        not any(ch == "\\" or ch.isspace() or ord(ch) < 32 or ord(ch) == 127
+                for ch in value)

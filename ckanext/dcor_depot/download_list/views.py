@@ -53,8 +53,7 @@ def _one_line(error: tk.ValidationError) -> str:
 def _back() -> str:
     """Where the form came from, if it is a path of this site."""
     came_from = flask.request.form.get("came_from") or ""
-    if came_from.startswith("/") and not came_from.startswith("//") \
-            and "\\" not in came_from:
+    if rules.is_local_path(came_from):
         return came_from
     return tk.url_for("dcor_depot_download_list.page")
 

@@ -273,3 +273,19 @@ def test_storage_panel_shows_nothing_to_strangers(app, web):
                      f"{resources[0]['id']}")
     assert answer.status_code == 404
     assert "dcor-storage-panel" not in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("came_from", ["//evil.example/", "/\t/evil.example/",
+                                       "https://evil.example/"])
+def test_forms_redirect_only_to_this_site(app, web, came_from):
+    user, dataset, resources, _ = user_with_dataset(app, [10])
+    login(web, user)
+    dataset_page = text_of(web.get(f"/dataset/{dataset['name']}"))
+    data = {"dataset_id": dataset["id"], "came_from": came_from,
+            "_csrf_token": csrf_token(dataset_page)}
+    answer = web.post("/dashboard/download-list/add", data=data,
+                      follow_redirects=False)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(LIST_PAGE), \
+        answer.headers["Location"]
+    assert "evil" not in answer.headers["Location"]

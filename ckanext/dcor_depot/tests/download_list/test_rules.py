@@ -52,3 +52,19 @@ def test_download_time(size, speed, text):
 ])
 def test_speed_choice_falls_back_to_the_default(value, speed):
     assert rules.speed_choice(value) == speed
+
+
+@pytest.mark.parametrize("value, local", [
+    ("/dataset/cells", True),
+    ("/dataset/cells/resource/1?x=a%20b", True),
+    ("//evil.example/", False),
+    ("/\\evil.example/", False),
+    ("/\t/evil.example/", False),
+    ("/\n/evil.example/", False),
+    ("/ /evil.example/", False),
+    ("https://evil.example/", False),
+    ("evil.example", False),
+    ("", False),
+])
+def test_only_paths_of_this_site_are_redirected_to(value, local):
+    assert rules.is_local_path(value) is local
