@@ -12,7 +12,10 @@ chunks) measures, in one run:
 - archive: a dataset of 4 x 256 MB as zip and as tar through
   /dataset/{id}/archive against the sum of plain GETs of the same objects;
   the CKAN process's peak memory during the stream; the bytes read from
-  storage to answer a Range for the last MB of the archive.
+  storage to answer a Range for the last MB of the archive. Twice: with
+  members read from their local depot copies (the default
+  archive_providers) and, on a second site of the same database, from S3
+  (archive_providers = s3). Each round says where the bytes came from.
 
     scripts/stack.sh up
     .venv-ckan2.12.0/bin/python bench/bench_download.py [--size-mib 1024]
@@ -43,10 +46,14 @@ RANGE_TRIES = 5
 
 
 def write_ini(folder: pathlib.Path, port: int, database: str,
-              redis_db: int) -> pathlib.Path:
+              redis_db: int, name: str = "site",
+              archive_providers: str | None = None) -> pathlib.Path:
+    """A site's ini; sites of one folder share its storage and depots."""
     for sub in ("storage", "depots"):
-        (folder / sub).mkdir(parents=True)
-    return benchdb.write_ini(folder / "site.ini", {
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    added = {} if archive_providers is None else \
+        {"ckanext.dcor_depot.archive_providers": archive_providers}
+    return benchdb.write_ini(folder / f"{name}.ini", {
         **benchdb.database_settings(database, redis_db),
         "ckan.site_id": "dcor_depot_bench_download",
         "ckan.site_url": f"http://127.0.0.1:{port}",
@@ -54,7 +61,7 @@ def write_ini(folder: pathlib.Path, port: int, database: str,
         "ckan.storage_path": str(folder / "storage"),
         "ckanext.dcor_depot.depots_path": str(folder / "depots"),
         "ckanext.dcor_depot.users_depot_name": "users-bench",
-    })
+    }, added)
 
 
 def write_file(path: pathlib.Path, size: int, seed: int) -> None:
@@ -110,6 +117,17 @@ def radosgw_get_bytes() -> int | None:
 def loopback_bytes() -> int:
     with open("/sys/class/net/lo/statistics/rx_bytes") as handle:
         return int(handle.read())
+
+
+def files_read_bytes(pid: int) -> int:
+    """Bytes a process has passed to read()/pread() (/proc/PID/io rchar,
+    all its threads): the depot files an archive reads, as socket traffic
+    goes through recv and is not counted there."""
+    with open(f"/proc/{pid}/io") as handle:
+        for line in handle:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return 0
 
 
 def rss_mb(pid: int) -> float:
@@ -185,10 +203,17 @@ def measure_resource(site: Site, anonymous, dataset: dict, resource: dict,
             "idle_rss_mb": memory.idle, "peak_rss_mb_10_parallel": memory.peak}
 
 
+def storage_reads(site: Site) -> tuple[int | None, int]:
+    """(bytes radosgw sent for GETs or None, bytes the CKAN process read
+    from files) so far."""
+    return radosgw_get_bytes(), files_read_bytes(site.process.pid)
+
+
 def measure_archive(site: Site, anonymous, dataset: dict,
                     rounds: int) -> dict:
     """zip and tar of the dataset through CKAN against plain GETs of the
-    same objects one after the other."""
+    same objects one after the other; where the archive's bytes came from
+    (radosgw's GET bytes, the CKAN process's file reads)."""
     resources = site.action("package_show",
                             {"id": dataset["id"]})["resources"]
     radosgw = benchdb.s3_server_pid()
@@ -214,8 +239,10 @@ def measure_archive(site: Site, anonymous, dataset: dict,
             s3_cpu = stack_cpu([radosgw, osd])
             own_cpu = time.process_time()
             cpu_before = process_cpu(site.process.pid)
+            reads_before = storage_reads(site)
             with PeakMemory(site.process.pid) as memory:
                 size, seconds = fetch(anonymous, url)
+            reads_after = storage_reads(site)
             cpu = process_cpu(site.process.pid) - cpu_before
             archive_cpu = (stack_cpu([radosgw, osd]) - s3_cpu,
                            time.process_time() - own_cpu)
@@ -231,36 +258,48 @@ def measure_archive(site: Site, anonymous, dataset: dict,
                           "client_cpu_s_per_gib": archive_cpu[1] / gib,
                           "plain_s3_cpu_s_per_gib": plain_cpu[0] / gib,
                           "plain_client_cpu_s_per_gib": plain_cpu[1] / gib,
+                          "read_from_s3_bytes": None if None in (
+                              reads_before[0], reads_after[0])
+                          else reads_after[0] - reads_before[0],
+                          "read_from_files_bytes":
+                              reads_after[1] - reads_before[1],
                           "idle_rss_mb": memory.idle})
+            last = pairs[-1]
+            from_s3 = "?" if last["read_from_s3_bytes"] is None else \
+                f"{last['read_from_s3_bytes'] / 1e6:.0f}"
             print(f"  {comptype} round {number + 1}: archive "
-                  f"{pairs[-1]['archive']:.1f} MB/s, plain GETs "
-                  f"{pairs[-1]['plain']:.1f} MB/s, CKAN peak RSS "
+                  f"{last['archive']:.1f} MB/s, plain GETs "
+                  f"{last['plain']:.1f} MB/s, CKAN peak RSS "
                   f"{memory.peak:.0f} MB (idle {memory.idle:.0f}), CKAN CPU "
-                  f"{pairs[-1]['ckan_cpu_s_per_gib']:.2f} s/GiB, S3 server "
+                  f"{last['ckan_cpu_s_per_gib']:.2f} s/GiB, S3 server "
                   f"(radosgw + osd) "
-                  f"{pairs[-1]['s3_cpu_s_per_gib']:.2f} (plain "
-                  f"{pairs[-1]['plain_s3_cpu_s_per_gib']:.2f}), client "
-                  f"{pairs[-1]['client_cpu_s_per_gib']:.2f} (plain "
-                  f"{pairs[-1]['plain_client_cpu_s_per_gib']:.2f}); "
-                  f"{pairs[-1]['cores_busy']:.2f} cores busy",
+                  f"{last['s3_cpu_s_per_gib']:.2f} (plain "
+                  f"{last['plain_s3_cpu_s_per_gib']:.2f}), client "
+                  f"{last['client_cpu_s_per_gib']:.2f} (plain "
+                  f"{last['plain_client_cpu_s_per_gib']:.2f}); "
+                  f"{last['cores_busy']:.2f} cores busy; read from S3 "
+                  f"{from_s3} MB, from files "
+                  f"{last['read_from_files_bytes'] / 1e6:.0f} MB",
                   flush=True)
         head = anonymous.head(url, timeout=60)
         length = int(head.headers["Content-Length"])
         # Bytes read from storage for the Range: radosgw's own count of
-        # bytes sent for GETs where it is the stack's radosgw; elsewhere
-        # the loopback's bytes less the response (which on the local stack
-        # would also count radosgw's reads from its OSD). Sockets are not
-        # in /proc/PID/io. Other traffic (tests beside the bench) only
-        # adds, so the least of a few tries is the request's own.
+        # bytes sent for GETs (where it is the stack's radosgw; elsewhere
+        # the loopback's bytes less the response, which on the local
+        # stack would also count radosgw's reads from its OSD) plus the
+        # CKAN process's file reads (depot members). Sockets are not in
+        # /proc/PID/io. Other traffic (tests beside the bench) only adds,
+        # so the least of a few tries is the request's own.
         tries = []
         for _ in range(RANGE_TRIES):
-            before = radosgw_get_bytes(), loopback_bytes()
+            before = storage_reads(site), loopback_bytes()
             tail = anonymous.get(url, headers={
                 "Range": f"bytes={length - 1024**2}-"}, timeout=60)
-            after = radosgw_get_bytes(), loopback_bytes()
-            tries.append(after[0] - before[0] if None not in
-                         (before[0], after[0]) else
-                         after[1] - before[1] - len(tail.content))
+            after = storage_reads(site), loopback_bytes()
+            from_s3 = after[0][0] - before[0][0] if None not in (
+                before[0][0], after[0][0]) else \
+                after[1] - before[1] - len(tail.content)
+            tries.append(from_s3 + after[0][1] - before[0][1])
         read_from_storage = min(tries)
         ratios = [p["archive"] / p["plain"] for p in pairs]
         results[comptype] = {
@@ -272,6 +311,16 @@ def measure_archive(site: Site, anonymous, dataset: dict,
             "range_bytes": len(tail.content),
             "range_bytes_read": read_from_storage}
     return results
+
+
+def print_archive(label: str, archive: dict) -> None:
+    for comptype in ("zip", "tar"):
+        a = archive[comptype]
+        print(f"{comptype} ({label}): archive/plain median "
+              f"{a['median_ratio']:.2f}; peak RSS "
+              f"{a['peak_rss_over_idle_mb']:.0f} MB over idle; Range of the "
+              f"last MB: {a['range_status']}, read {a['range_bytes_read']} "
+              f"bytes for {a['range_bytes']}", flush=True)
 
 
 def main() -> None:
@@ -341,16 +390,28 @@ def main() -> None:
             write_file(path, args.archive_mib * 1024**2, -1)
             ckan(site.ini, "append-resource", str(path), members["id"])
             path.unlink()
-        print("archives of 4 files: CKAN vs plain GETs", flush=True)
+        print("archives of 4 files: CKAN vs plain GETs; members from the "
+              "depot (the default archive_providers)", flush=True)
         results["archive"] = measure_archive(site, anonymous, members,
                                              args.rounds)
-        for comptype in ("zip", "tar"):
-            a = results["archive"][comptype]
-            print(f"{comptype}: archive/plain median {a['median_ratio']:.2f}"
-                  f"; peak RSS {a['peak_rss_over_idle_mb']:.0f} MB over "
-                  f"idle; Range of the last MB: {a['range_status']}, read "
-                  f"{a['range_bytes_read']} bytes for {a['range_bytes']}",
+        print_archive("depot", results["archive"])
+        # the same archives with members read from S3 (archive_providers
+        # = s3): one streamed GET per member through CKAN
+        s3_port = free_port()
+        s3_site = Site("download-s3", write_ini(
+            folder, s3_port, args.database, args.redis_db, name="s3-site",
+            archive_providers="s3"), s3_port)
+        s3_site.start()
+        s3_site.session = site.session
+        try:
+            s3_site.wait_ready()
+            print("the same, members from S3 (archive_providers = s3)",
                   flush=True)
+            results["archive_s3"] = measure_archive(s3_site, anonymous,
+                                                    members, args.rounds)
+        finally:
+            s3_site.stop()
+        print_archive("S3", results["archive_s3"])
         if args.json:
             pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
     finally:

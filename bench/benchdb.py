@@ -51,14 +51,21 @@ def ensure_database(name: str = DB_NAME) -> None:
                  "encoding 'utf8' template template0")
 
 
-def write_ini(path: pathlib.Path, settings: dict[str, str]) -> pathlib.Path:
-    """test.ini with the given keys replaced (each must be there once)."""
+def write_ini(path: pathlib.Path, settings: dict[str, str],
+              added: dict[str, str] | None = None) -> pathlib.Path:
+    """test.ini with the given keys replaced (each must be there once) and
+    the `added` ones (which it must lack) put into [app:main]."""
     text = (REPO / "test.ini").read_text()
     for key, value in settings.items():
         text, n = re.subn(rf"(?m)^{re.escape(key)} = .*$",
                           f"{key} = {value}", text)
         if n != 1:
             raise SystemExit(f"test.ini has no single line for {key}")
+    for key, value in (added or {}).items():
+        if re.search(rf"(?m)^{re.escape(key)} = ", text):
+            raise SystemExit(f"test.ini already sets {key}")
+        text = text.replace("[app:main]\n", f"[app:main]\n{key} = {value}\n",
+                            1)
     path.write_text(text)
     return path
 

@@ -36,6 +36,7 @@ DOWNLOAD_PROVIDERS = "ckanext.dcor_depot.download_providers"
 DOWNLOAD_ACCEL_REDIRECT = "ckanext.dcor_depot.download_accel_redirect"
 ARCHIVE_MAX_FILES = "ckanext.dcor_depot.archive_max_files"
 ARCHIVE_MAX_BYTES = "ckanext.dcor_depot.archive_max_bytes"
+ARCHIVE_PROVIDERS = "ckanext.dcor_depot.archive_providers"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
@@ -222,6 +223,12 @@ def archive_max_files() -> int:
 def archive_max_bytes() -> int:
     """0: no limit."""
     return tk.config.get(ARCHIVE_MAX_BYTES)
+
+
+def archive_providers() -> list[str]:
+    """Names of the providers asked first for the bytes of an archive's
+    members (the download providers follow)."""
+    return tk.aslist(tk.config.get(ARCHIVE_PROVIDERS))
 
 
 def deleted_grace_days() -> int:

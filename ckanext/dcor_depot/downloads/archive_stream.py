@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
+
+from zlib_ng import zlib_ng  # SIMD CRC-32, a tenth of zlib's CPU
 
 from .archive_layout import DATA, Layout, Member
 
@@ -191,7 +192,7 @@ def _member_data(layout: Layout, index: int, lo: int, hi: int,
             if sha256 is not None:
                 sha256.update(chunk)
                 if with_crc:
-                    crc = zlib.crc32(chunk, crc)
+                    crc = zlib_ng.crc32(chunk, crc)
             if held:
                 yield held
             held = chunk
@@ -238,7 +239,7 @@ class HashedChunks:
         chunk = next(self._chunks)
         self._sha256.update(chunk)
         if self._crc is not None:
-            self._crc = zlib.crc32(chunk, self._crc)
+            self._crc = zlib_ng.crc32(chunk, self._crc)
         return chunk
 
     def close(self) -> None:

@@ -143,6 +143,7 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
     for resource, dataset in selection:
         by_dataset.setdefault(dataset["id"], []).append((resource, dataset))
     members, sources = [], {}
+    order = providers.archive_order()
     for pairs in by_dataset.values():
         dataset = pairs[0][1]
         paths = manifest.download_paths(
@@ -152,7 +153,7 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
                 raise ArchiveRefused(409, f"resource {resource['id']} is "
                                           "still being processed (no sha256 "
                                           "yet); try again later")
-            provider = providers.provider_for(resource, dataset)
+            provider = providers.provider_for(resource, dataset, order)
             size = _size(provider, resource, dataset)
             members.append(archive_layout.Member(
                 path=path, size=size, mtime=_mtime(resource),

@@ -133,21 +133,34 @@ def available() -> dict[str, DownloadProvider]:
 def check_configured() -> None:
     """Start-up check: every configured name has a provider."""
     known = available()
-    unknown = [name for name in dcor_config.download_providers()
-               if name not in known]
-    if unknown or not dcor_config.download_providers():
-        raise CkanConfigurationException(
-            f"{dcor_config.DOWNLOAD_PROVIDERS}: no provider named "
-            f"{', '.join(unknown) or '(empty list)'} (known: "
-            f"{', '.join(sorted(known))})")
+    for key, names, may_be_empty in (
+            (dcor_config.DOWNLOAD_PROVIDERS,
+             dcor_config.download_providers(), False),
+            (dcor_config.ARCHIVE_PROVIDERS,
+             dcor_config.archive_providers(), True)):
+        unknown = [name for name in names if name not in known]
+        if unknown or not (names or may_be_empty):
+            raise CkanConfigurationException(
+                f"{key}: no provider named "
+                f"{', '.join(unknown) or '(empty list)'} (known: "
+                f"{', '.join(sorted(known))})")
 
 
-def provider_for(resource: dict[str, Any],
-                 dataset: dict[str, Any]) -> DownloadProvider | None:
-    """The first provider (in the configured order) that can serve the
-    resource, or None (a link: CKAN's own download answers it)."""
+def archive_order() -> list[str]:
+    """The providers asked for an archive member's bytes: those of
+    archive_providers, then the other download providers."""
+    first = dcor_config.archive_providers()
+    return first + [name for name in dcor_config.download_providers()
+                    if name not in first]
+
+
+def provider_for(resource: dict[str, Any], dataset: dict[str, Any],
+                 order: list[str] | None = None) -> DownloadProvider | None:
+    """The first provider (in `order`, by default the configured download
+    order) that can serve the resource, or None (a link: CKAN's own
+    download answers it)."""
     known = available()
-    for name in dcor_config.download_providers():
+    for name in dcor_config.download_providers() if order is None else order:
         provider = known.get(name)
         if provider is not None and provider.can_serve(resource, dataset):
             return provider

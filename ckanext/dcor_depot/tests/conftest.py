@@ -153,6 +153,9 @@ def worker_ini(dcor_paths, ckan_config, tmp_path, test_ini):
     if not SOLR_ANSWERS:
         plugins += " dcor_depot_dev_no_solr"
     settings = s3_settings()
+    archive_providers = ckan_config.get("ckanext.dcor_depot.archive_providers")
+    if isinstance(archive_providers, (list, tuple)):
+        archive_providers = " ".join(archive_providers)
     ini.write_text(textwrap.dedent(f"""\
         [DEFAULT]
         debug = false
@@ -162,6 +165,7 @@ def worker_ini(dcor_paths, ckan_config, tmp_path, test_ini):
         ckan.storage_path = {dcor_paths['storage_path']}
         ckanext.dcor_depot.depots_path = {dcor_paths['depots_path']}
         ckanext.dcor_depot.s3_part_size = {ckan_config.get('ckanext.dcor_depot.s3_part_size')}
+        ckanext.dcor_depot.archive_providers = {archive_providers or ''}
         dcor_object_store.bucket_name = {BUCKET_TEMPLATE}
         dcor_object_store.endpoint_url = {settings['dcor_object_store.endpoint_url']}
         dcor_object_store.access_key_id = {settings['dcor_object_store.access_key_id']}

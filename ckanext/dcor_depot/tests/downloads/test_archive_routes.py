@@ -15,6 +15,7 @@ import ckan.plugins.toolkit as tk
 from ckan.tests import factories
 
 from ckanext.dcor_depot import naming
+from ckanext.dcor_depot.workflows import records
 
 from ..conftest import circle_bucket
 from ..helpers import make_circle_and_user, upload_resource
@@ -35,6 +36,18 @@ def stored_dataset(app, run_worker, files, private=True):
     return user, circle, dataset, token
 
 
+READ_FROM_S3 = pytest.mark.ckan_config(
+    "ckanext.dcor_depot.archive_providers", "s3")
+
+
+def replace_bytes(path, data):
+    """Other bytes at a path, behind the extension's back."""
+    replacement = f"{path}.other"
+    with open(replacement, "wb") as handle:
+        handle.write(data)
+    os.replace(replacement, path)
+
+
 def files_of(count, size=150_000):
     return {f"cells-{n}.rtdc": os.urandom(size + n) for n in range(count)}
 
@@ -45,11 +58,30 @@ def get(app, url, token=None, **headers):
     return app.get(url, headers=headers)
 
 
+SOURCES = pytest.mark.parametrize("source", [
+    "depot", pytest.param("s3", marks=READ_FROM_S3)])
+
+
+def keep_only(source, circle, dataset, s3_client):
+    """Remove the other copy of each resource, so that the archive can
+    only come from `source` (and the test shows that one works alone)."""
+    for resource in dataset["resources"]:
+        if source == "depot":
+            s3_client.delete_object(
+                Bucket=circle_bucket(circle["id"]),
+                Key=naming.object_key("resource", resource["id"]))
+        else:
+            os.unlink(os.path.realpath(records.ckan_path(resource["id"])))
+
+
+@SOURCES
 @pytest.mark.parametrize("comptype", ["zip", "tar"])
 def test_dataset_archive_holds_every_file_verified(app, run_worker, tmp_path,
-                                                   comptype, s3_client):
+                                                   comptype, s3_client,
+                                                   source):
     files = files_of(3)
     user, circle, dataset, token = stored_dataset(app, run_worker, files)
+    keep_only(source, circle, dataset, s3_client)
     answer = get(app, f"/dataset/{dataset['id']}/archive?comptype={comptype}",
                  token)
     assert answer.status_code == 200, answer.get_data(as_text=True)
@@ -83,12 +115,14 @@ def test_dataset_archive_holds_every_file_verified(app, run_worker, tmp_path,
     assert head.headers["ETag"] == answer.headers["ETag"]
 
 
+@SOURCES
 @pytest.mark.parametrize("comptype", ["zip", "tar"])
 def test_broken_download_resumes_with_range(app, run_worker, comptype,
-                                            live_site, s3_client):
+                                            live_site, s3_client, source):
     """Over real HTTP, as curl -C - or a browser resumes."""
     files = files_of(4, size=400_000)
     user, circle, dataset, token = stored_dataset(app, run_worker, files)
+    keep_only(source, circle, dataset, s3_client)
     url = f"{live_site}/dataset/{dataset['id']}/archive?comptype={comptype}"
     session = requests.Session()
     session.headers["Authorization"] = token
@@ -128,19 +162,23 @@ def test_zip_without_crc_streams_whole_and_tar_still_ranges(
     assert tarred.status_code == 206
 
 
+@SOURCES
 def test_changed_bytes_cut_the_stream_short(app, run_worker, live_site,
-                                            s3_client):
+                                            s3_client, source):
     files = files_of(3)
     user, circle, dataset, token = stored_dataset(app, run_worker, files)
     victim = dataset["resources"][1]
-    bucket = circle_bucket(circle["id"])
-    key = naming.object_key("resource", victim["id"])
-    tags = s3_client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-    # other bytes of the same size, behind the extension's back
-    s3_client.put_object(Bucket=bucket, Key=key,
-                         Body=os.urandom(victim["size"]),
-                         Tagging="&".join(f"{t['Key']}={t['Value']}"
-                                          for t in tags))
+    other_bytes = os.urandom(victim["size"])  # of the same size
+    if source == "depot":
+        replace_bytes(os.path.realpath(records.ckan_path(victim["id"])),
+                      other_bytes)
+    else:
+        bucket = circle_bucket(circle["id"])
+        key = naming.object_key("resource", victim["id"])
+        tags = s3_client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        s3_client.put_object(Bucket=bucket, Key=key, Body=other_bytes,
+                             Tagging="&".join(f"{t['Key']}={t['Value']}"
+                                              for t in tags))
     for comptype in ("zip", "tar"):
         answer = requests.get(f"{live_site}/dataset/{dataset['id']}/archive",
                               params={"comptype": comptype},
@@ -155,6 +193,52 @@ def test_changed_bytes_cut_the_stream_short(app, run_worker, live_site,
         # the damaged member never arrives whole
         assert hashlib.sha256(got).hexdigest() != \
             hashlib.sha256(files["cells-1.rtdc"]).hexdigest()
+
+
+def archive_members(answer):
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with zipfile.ZipFile(io.BytesIO(answer.get_data())) as archive:
+        assert archive.testzip() is None
+        return {name.rsplit("/", 1)[-1]: archive.read(name)
+                for name in archive.namelist()}
+
+
+def test_members_are_read_from_the_local_copy_first(app, run_worker,
+                                                    s3_client, ckan_config,
+                                                    monkeypatch):
+    """An archive's bytes pass through CKAN anyway: by default a member
+    comes from its verified local copy, an object only where the site has
+    no local file; archive_providers = s3 turns that round."""
+    files = files_of(2)
+    user, circle, dataset, token = stored_dataset(app, run_worker, files)
+    url = f"/dataset/{dataset['id']}/archive?comptype=zip"
+    first, second = dataset["resources"]
+    bucket = circle_bucket(circle["id"])
+    # the first member's object is gone: the local copy serves it
+    s3_client.delete_object(Bucket=bucket,
+                            Key=naming.object_key("resource", first["id"]))
+    # the second member has no local copy: its object serves it
+    os.unlink(os.path.realpath(records.ckan_path(second["id"])))
+    got = archive_members(get(app, url, token))
+    assert got["cells-0.rtdc"] == files["cells-0.rtdc"]
+    assert got["cells-1.rtdc"] == files["cells-1.rtdc"]
+    # objects first: the first member's missing object is found before
+    # the first byte
+    monkeypatch.setitem(ckan_config, "ckanext.dcor_depot.archive_providers",
+                        "s3")
+    one_line(get(app, url, token), 409, f"resource {first['id']}", "missing")
+
+
+@READ_FROM_S3
+def test_missing_object_is_found_before_the_first_byte(app, run_worker,
+                                                       s3_client):
+    user, circle, dataset, token = stored_dataset(app, run_worker,
+                                                  files_of(2))
+    gone = dataset["resources"][0]
+    s3_client.delete_object(Bucket=circle_bucket(circle["id"]),
+                            Key=naming.object_key("resource", gone["id"]))
+    one_line(get(app, f"/dataset/{dataset['id']}/archive", token), 409,
+             f"resource {gone['id']}", "missing")
 
 
 def test_selection_across_datasets(app, run_worker, s3_client):
@@ -233,13 +317,3 @@ def test_access_and_bad_input(app, run_worker, s3_client):
     assert answer.status_code == 416
     assert get(app, "/dataset/nosuch/archive", token).status_code == 404
 
-
-def test_missing_object_is_found_before_the_first_byte(app, run_worker,
-                                                       s3_client):
-    user, circle, dataset, token = stored_dataset(app, run_worker,
-                                                  files_of(2))
-    gone = dataset["resources"][0]
-    s3_client.delete_object(Bucket=circle_bucket(circle["id"]),
-                            Key=naming.object_key("resource", gone["id"]))
-    one_line(get(app, f"/dataset/{dataset['id']}/archive", token), 409,
-             f"resource {gone['id']}", "missing")

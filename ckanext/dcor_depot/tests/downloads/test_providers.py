@@ -2,6 +2,7 @@
 stream with Range, another plugin's provider, authorization."""
 import hashlib
 import os
+import re
 
 import pytest
 import requests
@@ -167,12 +168,18 @@ def test_wrong_ids_get_404(app, run_worker):
         assert "Location" not in answer.headers
 
 
-@pytest.mark.parametrize("value", ["s3 nosuch", ""])
-def test_unknown_provider_stops_startup(worker_ini, tmp_path, value):
+@pytest.mark.parametrize("key, value", [
+    ("download_providers", "s3 nosuch"), ("download_providers", ""),
+    ("archive_providers", "depot nosuch")])
+def test_unknown_provider_stops_startup(worker_ini, tmp_path, key, value):
     ini = tmp_path / "bad.ini"
-    ini.write_text(worker_ini.read_text().replace(
-        "[app:main]\n",
-        f"[app:main]\nckanext.dcor_depot.download_providers = {value}\n", 1))
+    # the worker's ini may set the key already (the test's own value)
+    text = re.sub(rf"(?m)^ckanext\.dcor_depot\.{key} = .*\n", "",
+                  worker_ini.read_text())
+    ini.write_text(text.replace(
+        "[app:main]\n", f"[app:main]\nckanext.dcor_depot.{key} = {value}\n",
+        1))
     result = ckan_command(ini, "jobs", "list")
     assert result.returncode != 0
-    assert "ckanext.dcor_depot.download_providers" in result.stderr
+    assert f"ckanext.dcor_depot.{key}" in result.stderr
+    assert "nosuch" in result.stderr or "empty list" in result.stderr
