@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,6 +80,17 @@ def rss_mb(pid: int) -> float:
     except FileNotFoundError:
         pass
     return 0.0
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_client(args: list[str], env: dict) -> tuple[float, float, str]:
@@ -179,29 +191,61 @@ def main() -> None:
         s3.create_bucket(Bucket=plain_bucket)
         buckets.append(plain_bucket)
 
+        radosgw, osd = benchdb.s3_server_pid(), benchdb.s3_server_pid("osd")
+
+        def measured(who: str, run) -> dict:
+            """Seconds of one run, the CPU seconds of its side (the
+            dcor-depot process, or this process for boto3) and of the S3
+            server."""
+            before = (children_cpu(), own_cpu(),
+                      benchdb.process_cpu(radosgw) + benchdb.process_cpu(osd))
+            seconds = run()
+            after = (children_cpu(), own_cpu(),
+                     benchdb.process_cpu(radosgw) + benchdb.process_cpu(osd))
+            side = 0 if who == "client" else 1
+            return {"seconds": seconds,
+                    "cpu_s": after[side] - before[side],
+                    "s3_cpu_s": after[2] - before[2]}
+
+        def paired_rounds(what: str, run_one) -> list[dict]:
+            """Round 0 warms both up and is not kept; then the rounds, in
+            alternating order."""
+            rounds = []
+            for number in range(args.rounds + 1):
+                order = ["client", "boto3"] if number % 2 == 0 else \
+                    ["boto3", "client"]
+                got = {who: measured(who, lambda who=who: run_one(who,
+                                                                   number))
+                       for who in order}
+                label = "warm-up" if number == 0 else f"round {number}"
+                print(f"  {what} {label}: dcor-depot "
+                      f"{total / got['client']['seconds'] / 1e6:.0f} MB/s "
+                      f"(CPU {got['client']['cpu_s']:.2f} s, S3 server "
+                      f"{got['client']['s3_cpu_s']:.2f} s), boto3 "
+                      f"{total / got['boto3']['seconds'] / 1e6:.0f} MB/s "
+                      f"(CPU {got['boto3']['cpu_s']:.2f} s, S3 server "
+                      f"{got['boto3']['s3_cpu_s']:.2f} s), client peak RSS "
+                      f"{peaks[-1]:.0f} MB", flush=True)
+                if number:
+                    rounds.append({**{who: got[who]["seconds"]
+                                      for who in got}, "cpu": got})
+            return rounds
+
         print(f"upload of {args.files} x {args.size_mib} MiB: dcor-depot "
               "upload vs boto3 upload_file", flush=True)
-        uploads, peaks, names = [], [], []
-        for number in range(args.rounds):
-            name = f"bench-{uuid.uuid4().hex[:10]}"
-            names.append(name)
-            order = ["client", "boto3"] if number % 2 == 0 else \
-                ["boto3", "client"]
-            times = {}
-            for who in order:
-                if who == "client":
-                    seconds, peak, _ = run_client(
-                        ["upload", circle["name"], name, str(source),
-                         "--public"], env)
-                    peaks.append(peak)
-                else:
-                    seconds = boto3_upload(s3, plain_bucket, files)
-                times[who] = seconds
-            uploads.append(times)
-            print(f"  round {number + 1}: dcor-depot "
-                  f"{total / times['client'] / 1e6:.0f} MB/s, boto3 "
-                  f"{total / times['boto3'] / 1e6:.0f} MB/s, client peak "
-                  f"RSS {peaks[-1]:.0f} MB", flush=True)
+        peaks, names = [], []
+
+        def upload(who: str, number: int) -> float:
+            if who == "boto3":
+                return boto3_upload(s3, plain_bucket, files)
+            names.append(f"bench-{uuid.uuid4().hex[:10]}")
+            seconds, peak, _ = run_client(
+                ["upload", circle["name"], names[-1], str(source),
+                 "--public"], env)
+            peaks.append(peak)
+            return seconds
+
+        uploads = paired_rounds("upload", upload)
 
         # the backups set sha256: the manifest becomes complete
         print("worker: backups and checksums", flush=True)
@@ -217,48 +261,43 @@ def main() -> None:
 
         print(f"download of {args.files} x {args.size_mib} MiB: dcor-depot "
               "download (verified) vs boto3 download_file", flush=True)
-        downloads = []
-        for number in range(args.rounds):
-            order = ["client", "boto3"] if number % 2 == 0 else \
-                ["boto3", "client"]
-            times = {}
-            for who in order:
-                target = folder / f"target-{number}-{who}"
-                if who == "client":
-                    seconds, peak, summary = run_client(
-                        ["download", names[0], str(target)], env)
-                    peaks.append(peak)
-                    if f"{args.files + 1} fetched" not in summary:
-                        raise SystemExit(f"unexpected: {summary}")
-                    shutil.rmtree(target)
-                else:
-                    seconds = boto3_download(s3, bucket, keys, target)
-                times[who] = seconds
-            downloads.append(times)
-            print(f"  round {number + 1}: dcor-depot "
-                  f"{total / times['client'] / 1e6:.0f} MB/s, boto3 "
-                  f"{total / times['boto3'] / 1e6:.0f} MB/s, client peak "
-                  f"RSS {peaks[-1]:.0f} MB", flush=True)
+
+        def download(who: str, number: int) -> float:
+            target = folder / f"target-{number}-{who}"
+            if who == "boto3":
+                return boto3_download(s3, bucket, keys, target)
+            seconds, peak, summary = run_client(
+                ["download", names[0], str(target)], env)
+            peaks.append(peak)
+            if f"{args.files + 1} fetched" not in summary:
+                raise SystemExit(f"unexpected: {summary}")
+            shutil.rmtree(target)
+            return seconds
+
+        downloads = paired_rounds("download", download)
 
         def ratios(rounds):
             return [r["boto3"] / r["client"] for r in rounds]
 
+        def summary(rounds):
+            gib = total / 1024**3
+            return {
+                "rounds": rounds, "paired_ratios": ratios(rounds),
+                "median_ratio": statistics.median(ratios(rounds)),
+                "client_mb_per_s": max(total / r["client"] / 1e6
+                                       for r in rounds),
+                "boto3_mb_per_s": max(total / r["boto3"] / 1e6
+                                      for r in rounds),
+                # median CPU seconds per GiB of each side and of the S3
+                # server while it served that side
+                **{f"{who}_{part}_per_gib": statistics.median(
+                    r["cpu"][who][part] for r in rounds) / gib
+                   for who in ("client", "boto3")
+                   for part in ("cpu_s", "s3_cpu_s")}}
+
         results = {
             "files": args.files, "file_bytes": args.size_mib * 1024**2,
-            "upload": {"rounds": uploads, "paired_ratios": ratios(uploads),
-                       "median_ratio": statistics.median(ratios(uploads)),
-                       "client_mb_per_s": max(total / r["client"] / 1e6
-                                              for r in uploads),
-                       "boto3_mb_per_s": max(total / r["boto3"] / 1e6
-                                             for r in uploads)},
-            "download": {"rounds": downloads,
-                         "paired_ratios": ratios(downloads),
-                         "median_ratio": statistics.median(
-                             ratios(downloads)),
-                         "client_mb_per_s": max(total / r["client"] / 1e6
-                                                for r in downloads),
-                         "boto3_mb_per_s": max(total / r["boto3"] / 1e6
-                                               for r in downloads)},
+            "upload": summary(uploads), "download": summary(downloads),
             "client_peak_rss_mb": max(peaks)}
         print(f"upload dcor-depot/boto3 median "
               f"{results['upload']['median_ratio']:.2f}; download "

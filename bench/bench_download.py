@@ -38,7 +38,7 @@ import time
 import uuid
 
 import benchdb
-from benchdb import Site, ckan, free_port
+from benchdb import Site, ckan, free_port, process_cpu
 
 USER = "benchadmin"
 CHUNK = 4 * 1024**2
@@ -87,13 +87,6 @@ def fetch(session, url: str) -> tuple[int, float]:
 
 def stack_cpu(pids: list[int]) -> float:
     return sum(process_cpu(pid) for pid in pids)
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 RGW_SOCKET = pathlib.Path(os.environ.get(

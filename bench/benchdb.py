@@ -182,6 +182,13 @@ def s3_client():
         region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def s3_server_pid(daemon: str = "rgw") -> int:
     """A daemon of the local S3 stack (radosgw, "osd", ...) by its pid
     file."""

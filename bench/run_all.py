@@ -39,7 +39,7 @@ BENCHES = [
      ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
     ("download-list", "bench_download_list.py", ["--requests", "200"],
      ["--requests", "40"]),
-    ("client", "bench_client.py", ["--rounds", "3"],
+    ("client", "bench_client.py", ["--rounds", "7"],
      ["--size-mib", "32", "--rounds", "1"]),
 ]
 
@@ -235,12 +235,16 @@ def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:
             ("download", "download_file", ", every byte verified"),
             ("upload", "upload_file", ", sha256 and part MD5s")):
         c = cl[what]
+        cpu = {who: f" (CPU per GiB {c[f'{who}_cpu_s_per_gib']:.2f} s, S3 "
+                    f"server {c[f'{who}_s3_cpu_s_per_gib']:.2f} s)"
+               if f"{who}_cpu_s_per_gib" in c else ""
+               for who in ("client", "boto3")}
         rows.append([
             f"dcor-depot {what} of {size}{extra}, median of "
             f"{len(c['paired_ratios'])} paired rounds",
-            f"best {c['client_mb_per_s']:.0f} MB/s",
+            f"best {c['client_mb_per_s']:.0f} MB/s{cpu['client']}",
             f"boto3 {boto3_call} (defaults), one after the other, best "
-            f"{c['boto3_mb_per_s']:.0f} MB/s",
+            f"{c['boto3_mb_per_s']:.0f} MB/s{cpu['boto3']}",
             f"{c['median_ratio']:.2f} (rounds: "
             f"{', '.join(f'{x:.2f}' for x in c['paired_ratios'])})",
             "≥ 0.9", yes(c["median_ratio"] >= 0.9)])

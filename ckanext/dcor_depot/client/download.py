@@ -23,6 +23,7 @@ from .api import TIMEOUT, Api, make_session
 from .errors import ClientError, Interrupted, one_line
 from .folder import (CHUNK, file_sha256, prefix_sha256,
                      write_text_atomically)
+from .part_file import PartFile
 from .progress import Progress
 from .remote_manifest import Entry, manifest_entries
 from .reports import DownloadReport, FileResult
@@ -172,12 +173,13 @@ class Downloader:
         with open(part, "r+b" if part.exists() else "w+b") as handle:
             handle.truncate(offset)
             handle.seek(offset)
+            writer = PartFile(handle)
             for attempt in range(1, STREAM_ATTEMPTS + 1):
                 if offset == entry.size:
                     break
                 try:
                     got, offset, digest = self._stream(
-                        entry, handle, offset, digest, progress)
+                        entry, writer, offset, digest, progress)
                     fetched += got
                 except _StreamBroken as exc:
                     fetched += exc.got
@@ -185,9 +187,9 @@ class Downloader:
                     log.warning("download of %s broke off at %d bytes "
                                 "(attempt %d): %s", entry.path, offset,
                                 attempt, exc.reason)
-            # no fsync: it halved the rate, and it guards only against an
-            # OS crash, after which a re-run checks every file present by
-            # size and sha256 before it trusts it
+            # the bytes after the last flush are left to the kernel: an
+            # OS crash loses at most those, and a re-run checks every file
+            # present by size and sha256 before it trusts it
         if offset != entry.size:
             raise FileFailed(f"got {offset} of {entry.size} bytes")
         if digest.hexdigest() != entry.sha256:
@@ -222,7 +224,7 @@ class Downloader:
                              f"{one_line(exc)}") from None
         return response
 
-    def _stream(self, entry: Entry, handle, offset: int, digest,
+    def _stream(self, entry: Entry, writer: PartFile, offset: int, digest,
                 progress: Progress):
         response = self._open(entry, offset)
         with response:
@@ -232,8 +234,7 @@ class Downloader:
                          "from the start", entry.path)
                 progress.add_bytes(-offset)
                 offset, digest = 0, hashlib.sha256()
-                handle.seek(0)
-                handle.truncate(0)
+                writer.restart()
             elif offset and response.status_code == 206:
                 start = _content_range_start(response)
                 if start != offset:
@@ -250,7 +251,7 @@ class Downloader:
                     if offset + len(chunk) > entry.size:
                         raise FileFailed(f"the server sent more than "
                                          f"{entry.size} bytes")
-                    handle.write(chunk)
+                    writer.write(chunk)
                     digest.update(chunk)
                     offset += len(chunk)
                     got += len(chunk)

@@ -163,3 +163,20 @@ def upload_directly(app, token, circle_id, dataset_id, data: bytes):
     client_upload(urls, data)
     create_s3_resource(app, token, dataset_id, urls["resource_id"])
     return urls["resource_id"]
+
+
+def page_cache_bytes(path) -> int | None:
+    """Bytes of a file in the page cache (util-linux `fincore`), or None
+    where that cannot be told or where the cache cannot be dropped
+    (tmpfs keeps files in it)."""
+    import shutil
+    import subprocess
+
+    kind = subprocess.run(["stat", "-f", "-c", "%T", str(path)],
+                          capture_output=True, text=True).stdout.strip()
+    if not shutil.which("fincore") or kind in ("tmpfs", "ramfs", ""):
+        return None
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output",
+                          "RES", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.strip())

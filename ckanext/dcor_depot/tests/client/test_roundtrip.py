@@ -7,7 +7,9 @@ import pytest
 
 import ckan.plugins.toolkit as tk
 
-from ..helpers import file_sha256, write_random_file
+from ckanext.dcor_depot.client.part_file import FLUSH_BYTES
+
+from ..helpers import file_sha256, page_cache_bytes, write_random_file
 from .conftest import PART_SIZE
 
 pytestmark = [
@@ -69,6 +71,10 @@ def test_upload_download_sha256sum(account, run_worker, tmp_path):
     assert re.search(r"roundtrip: 4 fetched, 0 already present, 0 failed",
                      result.stdout), result.stdout
     folder = target / "roundtrip"
+    # written behind: of the 120 MB file, at most the bytes after its last
+    # flush stay in the page cache (before anything reads it again)
+    cached = page_cache_bytes(folder / "cells.rtdc")
+    assert cached is None or cached <= FLUSH_BYTES, cached
     check = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"],
                            cwd=folder, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
