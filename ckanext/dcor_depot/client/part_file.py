@@ -7,15 +7,20 @@ evicts what the machine had cached to make room. Here every
 (fdatasync, then POSIX_FADV_DONTNEED, as `dd oflag=nocache` does), so the
 cache holds at most that much of each file, the same pages are used again,
 and the prefix that a resumed download hashes is on the disk. Where the
-system lacks either call (macOS, Windows) the file is written as usual.
+system lacks either call (macOS, Windows), or the file system refuses it,
+the file is written as usual; an error of the disk itself (EIO, ENOSPC)
+surfaces here as it would at the close.
 """
 from __future__ import annotations
 
+import errno
 import os
 from typing import BinaryIO
 
 FLUSH_BYTES = 64 * 1024**2
 _CAN_DROP = hasattr(os, "fdatasync") and hasattr(os, "posix_fadvise")
+# what a file system without these calls answers
+_NOT_SUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class PartFile:
@@ -26,6 +31,7 @@ class PartFile:
         self.handle = handle
         self.flush_bytes = flush_bytes
         self._unflushed = 0
+        self._drop = _CAN_DROP
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
@@ -42,9 +48,14 @@ class PartFile:
     def flush_to_disk(self) -> None:
         self.handle.flush()
         self._unflushed = 0
-        if not _CAN_DROP:
+        if not self._drop:
             return
         descriptor = self.handle.fileno()
-        os.fdatasync(descriptor)
-        # every page is clean now: drop them all (length 0: to the end)
-        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        try:
+            os.fdatasync(descriptor)
+            # every page is clean now: drop them all (length 0: to the end)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError as exc:
+            if exc.errno not in _NOT_SUPPORTED:
+                raise
+            self._drop = False

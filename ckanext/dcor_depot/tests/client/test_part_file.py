@@ -46,3 +46,13 @@ def test_restart_empties_the_file(tmp_path):
         writer.restart()
         writer.write(b"fresh")
     assert path.read_bytes() == b"fresh"
+
+
+def test_a_file_that_refuses_fdatasync_is_written_as_usual():
+    # a character device answers fdatasync with EINVAL, as some file
+    # systems do: the bytes still go on, without the drop
+    with open(os.devnull, "wb") as handle:
+        writer = PartFile(handle, flush_bytes=MB)
+        for _ in range(3):
+            writer.write(b"x" * MB)
+        assert writer._drop is False
