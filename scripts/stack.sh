@@ -32,17 +32,25 @@ TEST_REDIS_DB=1
 case "$CKAN_PIN" in
   2.11.*) TEST_DB="dcor_depot_test_ckan211"; TEST_INI="$REPO/.stack/test-ckan2.11.ini"; TEST_REDIS_DB=3 ;;
 esac
-# DCOR_TEST_SLOT=1..4 gives a test run its own database and Redis db, so
+# DCOR_TEST_SLOT=1..6 gives a test run its own database and Redis db, so
 # several clones (or people) can run the suite on one machine at once.
+# Redis has 16 dbs: 1 and 3 are the unslotted runs, 2 the dev site, 4 the
+# demo, 5 the benchmarks; slot 6 has none left for CKAN 2.11.
 SLOT="${DCOR_TEST_SLOT:-}"
 if [ -n "$SLOT" ]; then
-  case "$SLOT" in
-    [1-4]) ;;
-    *) echo "DCOR_TEST_SLOT must be 1, 2, 3 or 4 (got '$SLOT')" >&2; exit 2 ;;
+  case "$CKAN_PIN:$SLOT" in
+    2.11.*:6) echo "DCOR_TEST_SLOT 6 is for CKAN 2.12 only" >&2; exit 2 ;;
+    *:[1-6]) ;;
+    *) echo "DCOR_TEST_SLOT must be 1 to 6 (got '$SLOT')" >&2; exit 2 ;;
   esac
   TEST_DB="${TEST_DB}_slot$SLOT"
   TEST_INI="$REPO/.stack/test-ckan$CKAN_PIN-slot$SLOT.ini"
-  case "$CKAN_PIN" in 2.11.*) TEST_REDIS_DB=$((9 + SLOT)) ;; *) TEST_REDIS_DB=$((5 + SLOT)) ;; esac
+  case "$CKAN_PIN:$SLOT" in
+    *:5) case "$CKAN_PIN" in 2.11.*) TEST_REDIS_DB=15 ;; *) TEST_REDIS_DB=14 ;; esac ;;
+    *:6) TEST_REDIS_DB=0 ;;
+    2.11.*:*) TEST_REDIS_DB=$((9 + SLOT)) ;;
+    *) TEST_REDIS_DB=$((5 + SLOT)) ;;
+  esac
 fi
 DATABASES=("$TEST_DB" dcor_depot_dev dcor_depot_demo)
 
