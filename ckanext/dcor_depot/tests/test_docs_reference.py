@@ -28,9 +28,13 @@ DECLARATION = REPO / "ckanext" / "dcor_depot" / "config_declaration.yaml"
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("reference")
-    problems = reference.generate(folder)
-    assert problems == []
+    reference.generate(folder)
     return {path.name: path.read_text() for path in folder.iterdir()}
+
+
+def test_every_key_action_and_command_of_the_code_is_documented(tmp_path):
+    # the docs build fails on each of these; the message names what lacks
+    assert reference.generate(tmp_path) == []
 
 
 def declared_keys(path: pathlib.Path) -> list[str]:
@@ -49,6 +53,11 @@ def test_config_page_lists_every_declared_key_once(generated):
     assert len(listed) == len(set(listed))
 
 
+def config_problems(problems: list[str], path: pathlib.Path) -> list[str]:
+    return [problem for problem in problems
+            if problem.startswith(f"{path}: ")]
+
+
 def test_a_key_added_to_the_declaration_appears(tmp_path):
     data = yaml.safe_load(DECLARATION.read_text())
     data["groups"][-1]["options"].append({
@@ -58,7 +67,7 @@ def test_a_key_added_to_the_declaration_appears(tmp_path):
     changed.write_text(yaml.safe_dump(data))
     problems = reference.generate(tmp_path / "out", changed)
     page = (tmp_path / "out" / "config.rst").read_text()
-    assert problems == []
+    assert config_problems(problems, changed) == []
     assert sorted(config_keys(page)) == sorted(declared_keys(changed))
     block = page.split(".. confval:: ckanext.dcor_depot.docs_test_key")[1]
     assert block.startswith("\n   :type: integer (validators: "
@@ -73,8 +82,8 @@ def test_a_key_without_description_is_a_problem(tmp_path):
     changed = tmp_path / "config_declaration.yaml"
     changed.write_text(yaml.safe_dump(data))
     problems = reference.generate(tmp_path / "out", changed)
-    assert problems == [f"{changed}: ckanext.dcor_depot.undocumented has "
-                        "no description"]
+    assert config_problems(problems, changed) == [
+        f"{changed}: ckanext.dcor_depot.undocumented has no description"]
 
 
 def registered(getter: str):
@@ -93,8 +102,8 @@ def test_api_page_lists_every_action_and_auth_function(generated):
     listed_auth = re.findall(r"^\.\. _auth-(\w+):$", page, re.MULTILINE)
     assert sorted(listed_auth) == sorted(auth)
     for name, func in actions.items():
-        first_line = func.__doc__.strip().splitlines()[0]
-        assert first_line in page, name
+        if func.__doc__:  # (one without fails the test above)
+            assert func.__doc__.strip().splitlines()[0] in page, name
 
 
 def test_an_action_without_full_docs_is_a_problem():
