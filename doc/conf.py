@@ -18,6 +18,8 @@ root_doc = "index"
 exclude_patterns = ["_build", "_ext"]
 # every cross-reference must resolve (config keys, actions, commands, pages)
 nitpicky = True
+# quotes and ellipses only: "--jobs" in running text stays two hyphens
+smartquotes_action = "qe"
 
 html_theme = "alabaster"
 html_theme_options = {
