@@ -5,9 +5,6 @@ import pathlib
 
 from . import actions_page, commands_page, config_page, sources
 
-# page file -> what it documents (the folder is doc/reference/)
-PAGES = ("config.rst", "api.rst", "commands.rst")
-
 
 def pages(declaration: pathlib.Path = config_page.DECLARATION_FILE
           ) -> dict[str, tuple[str, list[str]]]:
