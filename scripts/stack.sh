@@ -6,6 +6,7 @@
 #   scripts/stack.sh down     stop the S3 server (PostgreSQL and Redis stay)
 #   scripts/stack.sh status   say what runs
 #   scripts/stack.sh venv     print the path of the virtual environment
+#   scripts/stack.sh venv-up  only install the virtual environment (the docs)
 #   scripts/stack.sh test-ini print the ini of the test suite
 #
 # CKAN_VERSION=2.11 selects CKAN 2.11 (default 2.12). A second `up` is a no-op.
@@ -217,6 +218,7 @@ case "${1:-}" in
   down) bash "$REPO/scripts/s3-stack.sh" down ;;
   status) cmd_status ;;
   venv) echo "$VENV" ;;
+  venv-up) debian_packages; venv_up ;;
   test-ini) echo "$TEST_INI" ;;
   *) echo "usage: $0 up|down|status|venv" >&2; exit 2 ;;
 esac

@@ -153,7 +153,8 @@ def download(site, token, dataset, target, jobs, partial):
 @click.argument("folder", metavar="DIR",
                 type=click.Path(exists=True, file_okay=False))
 @click.option("--title", help="The dataset's title (default: its name).")
-@click.option("--private/--public", default=True, show_default=True)
+@click.option("--private/--public", default=True, show_default=True,
+              help="Whether the dataset is private to its circle.")
 @click.option("--jobs", "-j", default=4, show_default=True,
               type=click.IntRange(1, 64), help="Files at once.")
 @common_options(needs_site=True)

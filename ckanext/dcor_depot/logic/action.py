@@ -19,14 +19,29 @@ from . import provided, resource_guard, schema
 def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     """Presigned URLs to upload a new resource's file straight to S3.
 
-    Answers GET (as DCOR-Aid asks, with string parameters) and POST.
+    Answers GET (as DCOR-Aid asks, with string parameters) and POST. A
+    file of up to ``upload_max_part_size`` bytes gets one PUT URL, a
+    larger one a URL per part (equal parts) and a ``complete_url``. The
+    URLs point at a staging key, sign each part's length and expire after
+    ``upload_url_expiry`` seconds. Then create the resource in a dataset
+    of the same circle with the returned id and url_type ``s3_upload``.
 
-    :param organization_id: id or name of the circle
-    :param file_size: size of the file in bytes, a positive integer
+    Who may call it: whoever may create datasets in the circle (CKAN's
+    ``package_create`` with that ``owner_org``). Where another loaded
+    plugin provides an action of this name, that one answers instead.
+
+    :param organization_id: id or name of an active circle
+    :param file_size: size of the file in bytes, a positive whole number
+        (an integer, or its decimal string)
     :returns: ``{"upload_urls": [...], "complete_url": ..., "resource_id":
         ..., "part_size": ..., "expires_in": ...}``; ``complete_url`` is
         None for a single PUT. Every URL takes exactly its part's bytes.
-        Then create the resource with that id and url_type ``s3_upload``.
+    :raises ValidationError: a parameter is missing or malformed, the file
+        is larger than ``ckan.max_resource_size`` or than S3 allows, or
+        the site has no object store configured
+    :raises ObjectNotFound: no active circle has that id or name
+    :raises NotAuthorized: the caller may not create datasets in the
+        circle
     """
     data, errors = tk.navl_validate(data_dict, schema.resource_upload_s3_urls(),
                                     context)
@@ -55,12 +70,19 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
 def dataset_manifest(context, data_dict) -> dict[str, Any]:
     """A dataset's checksum manifest: every stored file with the path the
     archives and the client use (`{dataset_name}/{resource_name}`), its
-    size, sha256 and download URL.
+    size, sha256 and download URL. Links are not listed. Answers GET and
+    POST; changes nothing.
+
+    Who may call it: whoever may read the dataset (CKAN's
+    ``package_show``), anonymous users included for a public dataset.
 
     :param id: id or name of the dataset
     :returns: ``{"dataset", "complete", "files": [{"path", "size",
         "sha256", "resource_id", "url"}], "count", "total_bytes"}``;
         ``complete`` is false while some file has no sha256 yet.
+    :raises ValidationError: ``id`` is missing
+    :raises ObjectNotFound: no dataset has that id or name
+    :raises NotAuthorized: the caller may not read the dataset
     """
     tk.check_access("dataset_manifest", context, data_dict)
     dataset = tk.get_action("package_show")(context, {
@@ -75,6 +97,31 @@ def _max_resource_bytes() -> int:
 
 @tk.chained_action
 def package_create(up_func, context, data_dict):
+    """CKAN's ``package_create``, with the dataset's resources checked
+    first (every route that creates or changes resources ends here or in
+    ``package_update``).
+
+    Fields the site sets (``s3_available``, ``s3_url``, ``sha256``,
+    ``etag``, ``crc32``) cannot be claimed by a client. A resource may
+    bring its own id only if it is a UUID that no resource, file or object
+    uses yet. A resource that claims a direct upload (``url_type:
+    s3_upload``, or ``s3_available: true`` without ``url_type``) is
+    accepted only with an id that ``resource_upload_s3_urls`` issued for
+    the dataset's circle and whose uploaded object has the announced size;
+    the object is then copied to the resource's key.
+
+    Who may call it: whoever may create the dataset (CKAN's
+    ``package_create`` auth, checked before anything else).
+
+    :param resources: as CKAN's ``package_create``; all of CKAN's
+        parameters apply unchanged
+    :returns: the new dataset, as CKAN's ``package_create``
+    :raises ValidationError: a resource sets a field the site sets, brings
+        an id that is not a UUID or is already used, or claims a direct
+        upload that was not issued, is missing or has another size; and
+        CKAN's own validation errors
+    :raises NotAuthorized: the caller may not create the dataset
+    """
     # authorisation first: the checks below look at CKAN's files and S3,
     # and their answers must not reach someone who may not create this
     tk.check_access("package_create", context, data_dict)
@@ -85,6 +132,24 @@ def package_create(up_func, context, data_dict):
 
 @tk.chained_action
 def package_update(up_func, context, data_dict):
+    """CKAN's ``package_update``, with the resources checked first, as in
+    ``package_create``. A resource that exists keeps the fields the site
+    set (an update that leaves them out keeps them; one that changes them
+    is refused), and the ``size`` and ``url_type`` of a stored file cannot
+    change: a new file is a new resource. New resources are checked as in
+    ``package_create``.
+
+    Who may call it: whoever may update the dataset (CKAN's
+    ``package_update`` auth, checked before anything else).
+
+    :param resources: as CKAN's ``package_update``; all of CKAN's
+        parameters apply unchanged
+    :returns: the updated dataset, as CKAN's ``package_update``
+    :raises ValidationError: a resource changes a field the site set, or a
+        new resource is refused as in ``package_create``; and CKAN's own
+        validation errors
+    :raises NotAuthorized: the caller may not update the dataset
+    """
     tk.check_access("package_update", context, data_dict)
     package = model.Package.get(data_dict.get("id") or
                                 data_dict.get("name") or "")
@@ -97,8 +162,21 @@ def package_update(up_func, context, data_dict):
 
 @tk.chained_action
 def dataset_purge(up_func, context, data_dict):
-    """Purging calls no hooks: the objects lose their public tag and CKAN's
-    symlinks go before the rows do."""
+    """CKAN's ``dataset_purge``, with the dataset's objects made private
+    first. Purging calls no hooks and afterwards no row says where the
+    objects are, so their public tag is taken off and CKAN's symlinks are
+    removed before the rows go. The verified depot copies and the objects
+    stay (``ckan dcor-depot-orphans`` finds them).
+
+    Who may call it: whoever may purge the dataset (CKAN's
+    ``dataset_purge`` auth: sysadmins by default), checked before
+    anything is changed.
+
+    :param id: id or name of the dataset, as CKAN's ``dataset_purge``
+    :returns: nothing, as CKAN's ``dataset_purge``
+    :raises NotAuthorized: the caller may not purge the dataset
+    :raises ObjectNotFound: no dataset has that id or name (CKAN's)
+    """
     package = model.Package.get(data_dict.get("id") or "")
     if package is not None:
         tk.check_access("dataset_purge", context, data_dict)
@@ -124,16 +202,60 @@ def _bulk_update(up_func, context, data_dict, deleting: bool = False):
 
 @tk.chained_action
 def bulk_update_private(up_func, context, data_dict):
+    """CKAN's ``bulk_update_private`` (a circle's datasets made private at
+    once), followed by a visibility job per dataset. CKAN updates these
+    rows by SQL without calling any dataset hook, so the jobs that tag or
+    untag the datasets' objects are queued here.
+
+    Who may call it: as CKAN's ``bulk_update_private`` (admins of the
+    circle and sysadmins), checked by CKAN.
+
+    :param datasets: ids of the datasets, as CKAN's
+    :param org_id: id of their circle, as CKAN's
+    :returns: nothing, as CKAN's ``bulk_update_private``
+    :raises NotAuthorized: the caller may not update the circle's datasets
+        (CKAN's)
+    """
     return _bulk_update(up_func, context, data_dict)
 
 
 @tk.chained_action
 def bulk_update_public(up_func, context, data_dict):
+    """CKAN's ``bulk_update_public`` (a circle's datasets made public at
+    once), followed by a visibility job per dataset. CKAN updates these
+    rows by SQL without calling any dataset hook, so the jobs that tag or
+    untag the datasets' objects are queued here.
+
+    Who may call it: as CKAN's ``bulk_update_public`` (admins of the
+    circle and sysadmins), checked by CKAN.
+
+    :param datasets: ids of the datasets, as CKAN's
+    :param org_id: id of their circle, as CKAN's
+    :returns: nothing, as CKAN's ``bulk_update_public``
+    :raises NotAuthorized: the caller may not update the circle's datasets
+        (CKAN's)
+    """
     return _bulk_update(up_func, context, data_dict)
 
 
 @tk.chained_action
 def bulk_update_delete(up_func, context, data_dict):
+    """CKAN's ``bulk_update_delete`` (a circle's datasets deleted at
+    once), followed by a visibility job per dataset. CKAN updates these
+    rows by SQL without calling any dataset hook, so the jobs that tag or
+    untag the datasets' objects are queued here. The deletion of each
+    dataset is recorded, so that ``ckanext.dcor_depot.deleted_grace_days``
+    counts from it.
+
+    Who may call it: as CKAN's ``bulk_update_delete`` (admins of the
+    circle and sysadmins), checked by CKAN.
+
+    :param datasets: ids of the datasets, as CKAN's
+    :param org_id: id of their circle, as CKAN's
+    :returns: nothing, as CKAN's ``bulk_update_delete``
+    :raises NotAuthorized: the caller may not update the circle's datasets
+        (CKAN's)
+    """
     return _bulk_update(up_func, context, data_dict, deleting=True)
 
 

@@ -9,6 +9,8 @@ from . import provided
 
 
 def resource_upload_s3_urls(context, data_dict):
+    """Whoever may create datasets in the circle (CKAN's package_create
+    with that owner_org) may ask for upload URLs."""
     # raises NotAuthorized for anyone who may not create datasets there
     tk.check_access("package_create", context,
                     {"owner_org": data_dict.get("organization_id")})

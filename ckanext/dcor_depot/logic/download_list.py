@@ -41,14 +41,19 @@ def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
 
 @tk.side_effect_free
 def download_list_show(context, data_dict) -> dict[str, Any]:
-    """The caller's download list.
+    """The caller's download list. Answers GET and POST; changes nothing.
 
+    Who may call it: any logged-in user, on their own list only; a
+    ``user`` other than the caller is refused.
+
+    :param user: optional; if given, the caller's own name or id
     :returns: ``{"name", "items": [{"resource_id", "resource_name",
-        "dataset_id", "dataset_name", "size", "sha256", "readable"}],
-        "count", "total_bytes", "max_files", "max_bytes"}``. Items of
-        datasets the caller may no longer read are ``readable: false``
-        with no metadata and are left out of ``total_bytes``; deleted
-        resources are not listed.
+        "dataset_id", "dataset_title", "dataset_name", "size", "sha256",
+        "readable"}], "count", "total_bytes", "max_files", "max_bytes"}``.
+        Items of datasets the caller may no longer read are ``readable:
+        false`` with no metadata and are left out of ``total_bytes``;
+        deleted resources are not listed.
+    :raises NotAuthorized: the caller is anonymous or names another user
     """
     tk.check_access("download_list_show", context, data_dict)
     return _listing(context, access.caller(context))
@@ -140,17 +145,32 @@ def _query_resources(context, readable, query: Any, max_files: int
 
 
 def download_list_add(context, data_dict) -> dict[str, Any]:
-    """Add files to the caller's download list, all or none.
-
-    :param resource_ids: a list of resource ids, or
-    :param dataset_id: every file of this dataset, or
-    :param query: every file a ``resource_search`` query finds, e.g.
-        ``format:rtdc`` or ``name:cells``
-    :returns: the list, as download_list_show, plus ``added``
+    """Add files to the caller's download list, all or none. Give exactly
+    one of ``resource_ids``, ``dataset_id`` or ``query``.
 
     Files already on the list are ignored. A batch that would take the
     list over ``download_list_max_files`` or ``download_list_max_bytes``
-    is refused whole.
+    is refused whole, and so is a batch with one file that is unknown,
+    unreadable or a link. Concurrent adds of one user are serialised.
+
+    Who may call it: any logged-in user, on their own list only; a
+    ``user`` other than the caller is refused.
+
+    :param resource_ids: a list of resource ids (or one id as a string), or
+    :param dataset_id: every stored file of this dataset, or
+    :param query: every stored file of a readable dataset that a
+        ``resource_search`` query finds, e.g. ``format:rtdc`` or
+        ``name:cells`` (as CKAN's ``resource_search``, public datasets
+        only; it reads the database, so no Solr is needed)
+    :returns: the list, as ``download_list_show``, plus ``added`` (files)
+    :raises ValidationError: not exactly one of the three is given, one is
+        malformed, a resource is a link, nothing stored matches, or the
+        batch would go over a limit (one line that names the counts)
+    :raises ObjectNotFound: a resource or dataset does not exist or is
+        deleted
+    :raises NotAuthorized: the caller is anonymous, names another user,
+        or may not read a named resource or dataset (its name and size
+        are not told)
     """
     tk.check_access("download_list_add", context, data_dict)
     user = access.caller(context)
@@ -200,10 +220,17 @@ def _add_locked(context, data_dict, user, given, readable, max_files,
 
 
 def download_list_remove(context, data_dict) -> dict[str, Any]:
-    """Remove files from the caller's list.
+    """Remove files from the caller's list, all or none.
 
-    :param resource_ids: ids on the list; an id that is not on it refuses
-        the whole call
+    Who may call it: any logged-in user, on their own list only; a
+    ``user`` other than the caller is refused.
+
+    :param resource_ids: a list of ids on the list (or one id as a
+        string)
+    :returns: the list, as ``download_list_show``
+    :raises ValidationError: ``resource_ids`` is missing or malformed, or
+        an id is not on the list (nothing is removed)
+    :raises NotAuthorized: the caller is anonymous or names another user
     """
     tk.check_access("download_list_remove", context, data_dict)
     user = access.caller(context)
@@ -219,7 +246,14 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
 
 
 def download_list_clear(context, data_dict) -> dict[str, Any]:
-    """Remove every file from the caller's list (its name stays)."""
+    """Remove every file from the caller's list (its name stays).
+
+    Who may call it: any logged-in user, on their own list only; a
+    ``user`` other than the caller is refused.
+
+    :returns: the list, as ``download_list_show`` (now empty)
+    :raises NotAuthorized: the caller is anonymous or names another user
+    """
     tk.check_access("download_list_clear", context, data_dict)
     user = access.caller(context)
     store.clear(user.id)
@@ -230,8 +264,15 @@ def download_list_clear(context, data_dict) -> dict[str, Any]:
 def download_list_rename(context, data_dict) -> dict[str, Any]:
     """Name the archive of the caller's list.
 
+    Who may call it: any logged-in user, on their own list only; a
+    ``user`` other than the caller is refused.
+
     :param name: one safe file name of at most 100 characters (the rule of
         /download/archive's ``name``); a ``.zip``/``.tar`` ending is dropped
+    :returns: the list, as ``download_list_show``, with the new ``name``
+    :raises ValidationError: ``name`` is missing, empty or not one safe
+        file name (the name stays as it was)
+    :raises NotAuthorized: the caller is anonymous or names another user
     """
     tk.check_access("download_list_rename", context, data_dict)
     user = access.caller(context)
