@@ -10,6 +10,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import resource_state
+from ..access_requests import store as access_requests
 from ..download_list import access, rules, store
 from ..downloads import archives
 
@@ -33,10 +34,23 @@ def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
                       "sha256": extras.get("sha256") or None,
                       "readable": True})
         total += resource.size or 0
+    _request_states(user, items)
     return {"name": store.name(user.id), "items": items, "count": len(items),
             "total_bytes": total,
             "max_files": dcor_config.download_list_max_files(),
             "max_bytes": dcor_config.download_list_max_bytes()}
+
+
+def _request_states(user: model.User, items: list[dict[str, Any]]) -> None:
+    """Each unreadable item gets the state of the newest access request
+    that names it (None: never asked), and a declined one its reason."""
+    unreadable = [item for item in items if not item["readable"]]
+    states = access_requests.states_of_items(
+        user.id, [item["resource_id"] for item in unreadable])
+    for item in unreadable:
+        state, reason = states.get(item["resource_id"], (None, None))
+        item["access_request"] = state
+        item["access_request_reason"] = reason
 
 
 @tk.side_effect_free
@@ -47,14 +61,15 @@ def download_list_show(context, data_dict) -> dict[str, Any]:
         "dataset_id", "dataset_name", "size", "sha256", "readable"}],
         "count", "total_bytes", "max_files", "max_bytes"}``. Items of
         datasets the caller may no longer read are ``readable: false``
-        with no metadata and are left out of ``total_bytes``; deleted
-        resources are not listed.
+        with no metadata, are left out of ``total_bytes`` and carry
+        ``access_request`` (``open``, ``granted``, ``declined`` or None)
+        and ``access_request_reason``; deleted resources are not listed.
     """
     tk.check_access("download_list_show", context, data_dict)
     return _listing(context, access.caller(context))
 
 
-def _id_list(data_dict: dict[str, Any], key: str) -> list[str]:
+def id_list(data_dict: dict[str, Any], key: str) -> list[str]:
     value = data_dict.get(key)
     if isinstance(value, str):  # one id, as a form or a GET sends it
         value = [value]
@@ -177,7 +192,7 @@ def _add_locked(context, data_dict, user, given, readable, max_files,
     not_fetched = 0
     if given == ["resource_ids"]:
         resources = _named_resources(
-            readable, _id_list(data_dict, "resource_ids"))
+            readable, id_list(data_dict, "resource_ids"))
     elif given == ["dataset_id"]:
         resources = _dataset_resources(readable, data_dict["dataset_id"])
     else:
@@ -207,7 +222,7 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
     """
     tk.check_access("download_list_remove", context, data_dict)
     user = access.caller(context)
-    ids = _id_list(data_dict, "resource_ids")
+    ids = id_list(data_dict, "resource_ids")
     on_list = set(store.resource_ids(user.id))
     missing = [rid for rid in ids if rid not in on_list]
     if missing:
