@@ -7,6 +7,8 @@ import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
 from . import events
+from .access_requests import helpers as access_request_helpers
+from .access_requests import views as access_request_views
 from .cli import get_commands
 from .download_list import helpers as download_list_helpers
 from .download_list import views as download_list_views
@@ -28,8 +30,10 @@ from .storage.ckan_uploader import DepotResourceUpload
                                     **download_list_auth.auth_functions(),
                                     **access_requests_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
-                       download_list_views.blueprints())
-@tk.blanket.helpers(download_list_helpers.helpers)
+                       download_list_views.blueprints() +
+                       access_request_views.blueprints())
+@tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
+                             **access_request_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IConfigurer, inherit=True)
