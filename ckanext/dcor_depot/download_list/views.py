@@ -31,6 +31,14 @@ def page():
     listing = tk.get_action("download_list_show")(context(), {})
     readable = [item for item in listing["items"] if item["readable"]]
     speed = rules.speed_choice(flask.request.args.get("speed"))
+    query = (flask.request.args.get("query") or "").strip()
+    preview, preview_error = None, None
+    if query:
+        try:
+            preview = tk.get_action("download_list_preview")(
+                context(), {"query": query})
+        except tk.ValidationError as exc:
+            preview_error = one_line(exc)
     return tk.render("dcor_depot/download_list.html", {
         "listing": listing, "readable_items": readable,
         "unreadable": listing["count"] - len(readable),
@@ -44,6 +52,8 @@ def page():
         "total": rules.human_bytes(listing["total_bytes"]),
         "max_bytes": rules.human_bytes(listing["max_bytes"])
         if listing["max_bytes"] else None,
+        "query": query, "preview": preview,
+        "preview_error": preview_error,
         "user_dict": {"display_name": tk.current_user.display_name}})
 
 
@@ -93,7 +103,7 @@ def add():
     data: dict[str, Any] = {}
     if form.getlist("resource_id"):
         data["resource_ids"] = form.getlist("resource_id")
-    for key in ("dataset_id", "query"):
+    for key in ("dataset_id", "query", "digest"):
         if form.get(key):
             data[key] = form[key]
     return _run("download_list_add", data, lambda result: (

@@ -13,6 +13,7 @@ from .. import resource_state
 from ..access_requests import store as access_requests
 from ..download_list import access, rules, store
 from ..downloads import archives
+from . import download_list_query as query_add
 
 
 def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
@@ -122,45 +123,16 @@ def _dataset_resources(readable, dataset_id: Any) -> list[model.Resource]:
     return resources
 
 
-def _query_resources(context, readable, query: Any, max_files: int
-                     ) -> tuple[list[model.Resource], int]:
-    """The stored, readable files that resource_search finds (it reads
-    the database, so Solr is not needed), and how many more it found but
-    did not fetch: at most one more than a list may hold is fetched,
-    enough to know that a batch is too big."""
-    if not isinstance(query, str) or not query.strip():
-        raise tk.ValidationError({"query": [
-            "query must be a string such as format:rtdc or name:cells"]})
-    try:
-        found = tk.get_action("resource_search")(
-            {"user": context.get("user"), "ignore_auth": False},
-            {"query": query.strip(), "limit": max_files + 1})
-    except tk.ValidationError as exc:
-        detail = "; ".join(str(message) for messages in
-                           exc.error_dict.values() for message in
-                           (messages if isinstance(messages, list)
-                            else [messages]))
-        raise tk.ValidationError({"query": [
-            f"not a resource_search query ({detail}): {query!r}"]}) from None
-    resources = []
-    for found_resource in found["results"]:
-        resource = model.Resource.get(found_resource["id"])
-        if resource is not None and _stored(resource) and \
-                readable(resource.package):
-            resources.append(resource)
-    if not resources:
-        raise tk.ValidationError({"query": [
-            f"no file this site stores matches {query!r}"]})
-    return resources, max(0, found["count"] - len(found["results"]))
-
-
 def download_list_add(context, data_dict) -> dict[str, Any]:
     """Add files to the caller's download list, all or none.
 
     :param resource_ids: a list of resource ids, or
     :param dataset_id: every file of this dataset, or
     :param query: every file a ``resource_search`` query finds, e.g.
-        ``format:rtdc`` or ``name:cells``
+        ``format:rtdc`` or ``name:cells`` (public datasets' files)
+    :param digest: optional, with ``query``: download_list_preview's
+        ``digest``; if the files to add are no longer those previewed,
+        nothing is added and the answer says so
     :returns: the list, as download_list_show, plus ``added``
 
     Files already on the list are ignored. A batch that would take the
@@ -189,29 +161,48 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
 def _add_locked(context, data_dict, user, given, readable, max_files,
                 max_bytes) -> dict[str, Any]:
     on_list = _listing(context, user)
-    not_fetched = 0
-    if given == ["resource_ids"]:
-        resources = _named_resources(
-            readable, id_list(data_dict, "resource_ids"))
-    elif given == ["dataset_id"]:
-        resources = _dataset_resources(readable, data_dict["dataset_id"])
+    if given == ["query"]:
+        fresh = query_add.ids_to_add(user, data_dict["query"],
+                                     data_dict.get("digest"), readable,
+                                     on_list)
     else:
-        resources, not_fetched = _query_resources(
-            context, readable, data_dict["query"], max_files)
-    fresh = rules.new_ids({item["resource_id"]
-                           for item in on_list["items"]},
-                          [resource.id for resource in resources])
-    sizes = {resource.id: resource.size or 0 for resource in resources}
-    add_count = len(fresh) + not_fetched
-    refusal = rules.limit_refusal(
-        on_list["count"], on_list["total_bytes"], add_count,
-        sum(sizes[rid] for rid in fresh), max_files, max_bytes)
-    if refusal:
-        raise tk.ValidationError({"limit": [refusal]})
+        if given == ["resource_ids"]:
+            resources = _named_resources(
+                readable, id_list(data_dict, "resource_ids"))
+        else:
+            resources = _dataset_resources(readable,
+                                           data_dict["dataset_id"])
+        fresh = rules.new_ids({item["resource_id"]
+                               for item in on_list["items"]},
+                              [resource.id for resource in resources])
+        sizes = {resource.id: resource.size or 0 for resource in resources}
+        refusal = rules.limit_refusal(
+            on_list["count"], on_list["total_bytes"], len(fresh),
+            sum(sizes[rid] for rid in fresh), max_files, max_bytes)
+        if refusal:
+            raise tk.ValidationError({"limit": [refusal]})
     store.drop_gone(user.id)
     store.add(user.id, fresh)
     model.repo.commit()
     return {**_listing(context, user), "added": len(fresh)}
+
+
+@tk.side_effect_free
+def download_list_preview(context, data_dict) -> dict[str, Any]:
+    """What an add of a ``resource_search`` query would do, over all its
+    matches that the caller may read (not a page); nothing is changed.
+
+    :param query: e.g. ``format:rtdc`` or ``name:cells``
+    :returns: ``{"query", "count", "total_bytes", "already_on_list",
+        "add_count", "add_bytes", "fits", "refusal", "digest"}``:
+        ``refusal`` is the line download_list_add would answer where
+        ``fits`` is false; ``digest`` makes an add add exactly these files
+    """
+    tk.check_access("download_list_preview", context, data_dict)
+    user = access.caller(context)
+    return query_add.preview(user, data_dict.get("query"),
+                             access.readable_datasets(context),
+                             _listing(context, user))
 
 
 def download_list_remove(context, data_dict) -> dict[str, Any]:
@@ -269,6 +260,7 @@ def download_list_rename(context, data_dict) -> dict[str, Any]:
 def actions() -> dict:
     return {"download_list_show": download_list_show,
             "download_list_add": download_list_add,
+            "download_list_preview": download_list_preview,
             "download_list_remove": download_list_remove,
             "download_list_clear": download_list_clear,
             "download_list_rename": download_list_rename}
