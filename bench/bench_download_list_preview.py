@@ -31,11 +31,10 @@ import time
 import uuid
 
 import benchdb
-from bench_download_list import percentiles, write_ini
-from benchdb import Site, ckan, free_port
+from bench_download_list import percentiles, start_as_admin, write_ini
+from benchdb import Site, free_port
 
 TARGET_P50_MS = 200.0
-ADMIN = "benchadmin"
 QUERY = "name:cells"
 
 
@@ -110,19 +109,7 @@ def main() -> None:
     dataset_ids: list[str] = []
     org = member = None
     try:
-        print(f"ckan db init ({args.database})", flush=True)
-        benchdb.init_database(site.ini)
-        site.start()
-        ckan(site.ini, "user", "add", ADMIN, f"email={ADMIN}@localhost",
-             "password=dcor-bench-admin", check=False)
-        ckan(site.ini, "sysadmin", "add", ADMIN)
-        admin_token = ckan(site.ini, "user", "token", "add", ADMIN,
-                           "bench").strip().splitlines()[-1].strip()
-        status = site.wait_ready()
-        print(f"site: {site.url}, CKAN {status['ckan_version']}",
-              flush=True)
-        site.session = requests.Session()
-        site.session.headers["Authorization"] = admin_token
+        start_as_admin(site, args.database)
         member = f"bench-preview-{uuid.uuid4().hex[:8]}"
         site.action("user_create", {"name": member,
                                     "email": f"{member}@localhost",

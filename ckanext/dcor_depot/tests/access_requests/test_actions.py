@@ -41,11 +41,8 @@ def test_one_request_per_circle_and_idempotent_while_open(app):
     user, admin, circle, dataset, resources = item_left_behind(
         app, names=["a.rtdc", "b.rtdc"])
     other_admin = factories.User()
-    other_circle, _, others = circle_with_files(
-        app, other_admin, ["c.rtdc"], members=[(user, "member")])
-    call_action("download_list_add", as_user(user),
-                resource_ids=[others[0]["id"]])
-    leave(other_circle, user, other_admin)
+    _, _, other_circle, _, others = item_left_behind(
+        app, user=user, admin=other_admin, names=["c.rtdc"])
     ids = [r["id"] for r in resources] + [others[0]["id"]]
 
     result = request_access(user, ids, message="  for my thesis  ")
@@ -75,12 +72,11 @@ def test_admins_see_the_request_and_nothing_else_of_the_list(app):
         app, names=["a.rtdc", "b.rtdc"])
     # the user's other items: a readable one, and one of another circle
     _, _, readable = circle_with_files(app, user, ["mine.rtdc"])
+    call_action("download_list_add", as_user(user),
+                resource_ids=[readable[0]["id"]])
     other_admin = factories.User()
-    other_circle, _, others = circle_with_files(
-        app, other_admin, ["other.rtdc"], members=[(user, "member")])
-    call_action("download_list_add", as_user(user), resource_ids=[
-        readable[0]["id"], others[0]["id"]])
-    leave(other_circle, user, other_admin)
+    _, _, other_circle, _, others = item_left_behind(
+        app, user=user, admin=other_admin, names=["other.rtdc"])
 
     request_access(user, [resources[0]["id"]], message="please")
     listed = circle_requests(admin, circle)

@@ -12,8 +12,7 @@ from ckan.tests.helpers import call_action
 
 from ..download_list.test_pages import (LIST_PAGE, csrf_token, login,
                                         post_form, text_of, web)  # noqa: F401
-from .common import (PASSWORD, as_user, circle_with_files, item_left_behind,
-                     leave)
+from .common import PASSWORD, as_user, item_left_behind
 
 pytestmark = [
     pytest.mark.ckan_config("ckan.plugins", "dcor_depot"),
@@ -90,12 +89,8 @@ def test_circle_page_shows_open_requests_to_its_admins_only(app, web):
 
 def test_grant_and_decline_through_the_circle_page(app, web):
     user, admin, circle, dataset, resources = item_left_behind(app)
-    second = factories.User()
-    other_circle, _, others = circle_with_files(
-        app, admin, ["b.rtdc"], members=[(second, "member")])
-    call_action("download_list_add", as_user(second),
-                resource_ids=[others[0]["id"]])
-    leave(other_circle, second, admin)
+    second, _, other_circle, _, others = item_left_behind(
+        app, admin=admin, names=["b.rtdc"])
     first = call_action("download_list_request_access", as_user(user),
                         resource_ids=[resources[0]["id"]])["requests"][0]
     call_action("download_list_request_access", as_user(second),
