@@ -8,10 +8,10 @@ Solr); a circle with --datasets public datasets of --files stored files in
 all, named cells-N.rtdc. The datasets are made through the API, each with
 one resource, which SQL turns into a stored file of 1000 bytes and copies
 (a file's bytes play no part in a preview, and uploading 10,000 files
-would take the bench longer than the measurement). The user who previews is a plain
-user, not a sysadmin, with 10 of the files on their list. Requests
-alternate between the preview and its baselines. Prints p50 and p95 and
-the ratios; the target is a preview p50 under 200 ms.
+would take the bench longer than the measurement). The user who previews
+is a plain user, not a sysadmin, with 10 of the files on their list.
+Requests alternate between the preview and its baselines. Prints p50 and
+p95 and the ratios; the target is a preview p50 under 200 ms.
 
     scripts/stack.sh up
     .venv-ckan2.12.0/bin/python bench/bench_download_list_preview.py
@@ -40,8 +40,9 @@ QUERY = "name:cells"
 
 def copy_resources(database: str, dataset_ids: list[str], total: int
                    ) -> None:
-    """Make each dataset's one resource a stored file and copy it in SQL until the datasets hold
-    `total` files, with new ids, names and positions."""
+    """Make each dataset's one resource a stored file and copy it in SQL
+    until the datasets hold `total` files, with new ids, names and
+    positions."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(

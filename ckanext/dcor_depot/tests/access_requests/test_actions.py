@@ -59,7 +59,8 @@ def test_one_request_per_circle_and_idempotent_while_open(app):
     # again, while open: nothing is added, the open one is answered
     again = request_access(user, ids[:1], message="another message")
     assert again["requests"] == [{**first, "created": False}]
-    assert len(stored_requests(user)) == 2 and stored_items(user) == sorted(ids)
+    assert len(stored_requests(user)) == 2
+    assert stored_items(user) == sorted(ids)
     states = items_by_id(user)
     assert all(states[rid]["access_request"] == "open" for rid in ids)
     assert all(states[rid]["access_request_reason"] is None for rid in ids)
