@@ -80,6 +80,25 @@ def timed_action(session, url: str, name: str, data: dict) -> float:
     return seconds
 
 
+def start_as_admin(site: Site, database: str) -> None:
+    """Bring the database up to date, start the site and give it a
+    session of a sysadmin (site.action)."""
+    import requests
+
+    print(f"ckan db init ({database})", flush=True)
+    benchdb.init_database(site.ini)
+    site.start()
+    ckan(site.ini, "user", "add", ADMIN, f"email={ADMIN}@localhost",
+         "password=dcor-bench-admin", check=False)
+    ckan(site.ini, "sysadmin", "add", ADMIN)
+    admin_token = ckan(site.ini, "user", "token", "add", ADMIN,
+                       "bench").strip().splitlines()[-1].strip()
+    status = site.wait_ready()
+    print(f"site: {site.url}, CKAN {status['ckan_version']}", flush=True)
+    site.session = requests.Session()
+    site.session.headers["Authorization"] = admin_token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200,
@@ -103,23 +122,11 @@ def main() -> None:
     port = free_port()
     site = Site("list", write_ini(folder, port, args.database,
                                   args.redis_db), port)
-    admin_token = user_token = None
+    user_token = None
     org = None
     try:
         store.flushdb()
-        print(f"ckan db init ({args.database})", flush=True)
-        benchdb.init_database(site.ini)
-        site.start()
-        ckan(site.ini, "user", "add", ADMIN, f"email={ADMIN}@localhost",
-             "password=dcor-bench-admin", check=False)
-        ckan(site.ini, "sysadmin", "add", ADMIN)
-        admin_token = ckan(site.ini, "user", "token", "add", ADMIN,
-                           "bench").strip().splitlines()[-1].strip()
-        status = site.wait_ready()
-        print(f"site: {site.url}, CKAN {status['ckan_version']}",
-              flush=True)
-        site.session = requests.Session()
-        site.session.headers["Authorization"] = admin_token
+        start_as_admin(site, args.database)
 
         member = f"bench-reader-{uuid.uuid4().hex[:8]}"
         site.action("user_create", {"name": member,

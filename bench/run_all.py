@@ -39,6 +39,9 @@ BENCHES = [
      ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
     ("download-list", "bench_download_list.py", ["--requests", "200"],
      ["--requests", "40"]),
+    ("download-list-preview", "bench_download_list_preview.py", [],
+     ["--files", "1000", "--datasets", "20", "--requests", "20",
+      "--full-searches", "1"]),
     ("client", "bench_client.py", ["--rounds", "7"],
      ["--size-mib", "32", "--rounds", "1"]),
 ]
@@ -218,6 +221,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
                  ["Migration peak memory", *missing, "flat", "—"]]
     rows += download_rows(res.get("download"), missing)
     rows += download_list_rows(res.get("download-list"), missing)
+    rows += preview_rows(res.get("download-list-preview"), missing)
     rows += client_rows(res.get("client"), missing)
     return rows
 
@@ -344,6 +348,23 @@ def download_list_rows(dl: dict | None,
          f"({dash['p95_ms']:.1f})",
          f"{dl['ratios']['page_to_dashboard']:.2f}", "— (informative)",
          "—"]]
+
+
+def preview_rows(pv: dict | None, missing: list[str]) -> list[list[str]]:
+    if not pv:
+        return [["download_list_preview of a query matching 10,000 files: "
+                 "p50", *missing, "< 200 ms", "—"]]
+    preview, count = pv["preview"], pv["count_only"]
+    return [[
+        f"download_list_preview of a query matching {pv['files']} files "
+        f"(in {pv['datasets']} datasets): p50 (p95), "
+        f"{preview['samples']} requests",
+        f"{preview['p50_ms']:.1f} ms ({preview['p95_ms']:.1f})",
+        f"resource_search count only (limit 0) {count['p50_ms']:.1f} ms; "
+        f"every match {pv['all_matches']['p50_ms']:.0f} ms",
+        f"{pv['ratios']['preview_to_count_only']:.2f} "
+        f"({pv['ratios']['preview_to_all_matches']:.3f})", "< 200 ms",
+        yes(pv["met"])]]
 
 
 def markdown_table(rows: list[list[str]]) -> str:

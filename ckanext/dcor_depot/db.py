@@ -60,3 +60,26 @@ download_list_item_table = sa.Table(
     sa.Column("resource_id", sa.UnicodeText, primary_key=True),
     sa.Column("added_at", sa.DateTime, nullable=False),
 )
+
+
+# Access requests of the download list (one per user and circle while
+# open; the files each names)
+
+access_request_table = sa.Table(
+    "dcor_depot_access_request", metadata,
+    sa.Column("id", sa.UnicodeText, primary_key=True),
+    sa.Column("user_id", sa.UnicodeText, nullable=False),
+    sa.Column("organization_id", sa.UnicodeText, nullable=False),
+    sa.Column("state", sa.UnicodeText, nullable=False),
+    sa.Column("message", sa.UnicodeText, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("decided_by", sa.UnicodeText),
+    sa.Column("reason", sa.UnicodeText),
+)
+
+access_request_item_table = sa.Table(
+    "dcor_depot_access_request_item", metadata,
+    sa.Column("request_id", sa.UnicodeText, primary_key=True),
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+)

@@ -7,10 +7,14 @@ import ckan.plugins.toolkit as tk
 
 from . import config as dcor_config
 from . import events
+from .access_requests import helpers as access_request_helpers
+from .access_requests import views as access_request_views
 from .cli import get_commands
 from .download_list import helpers as download_list_helpers
 from .download_list import views as download_list_views
 from .downloads import providers, views as download_views
+from .logic import access_requests as access_request_action
+from .logic import access_requests_auth
 from .logic import action, auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
@@ -20,12 +24,16 @@ from .storage.ckan_uploader import DepotResourceUpload
 @tk.blanket.config_declarations
 @tk.blanket.cli(get_commands)
 @tk.blanket.actions(lambda: {**action.actions(),
-                             **download_list_action.actions()})
+                             **download_list_action.actions(),
+                             **access_request_action.actions()})
 @tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
-                                    **download_list_auth.auth_functions()})
+                                    **download_list_auth.auth_functions(),
+                                    **access_requests_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
-                       download_list_views.blueprints())
-@tk.blanket.helpers(download_list_helpers.helpers)
+                       download_list_views.blueprints() +
+                       access_request_views.blueprints())
+@tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
+                             **access_request_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IConfigurer, inherit=True)

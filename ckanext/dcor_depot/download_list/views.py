@@ -17,33 +17,47 @@ download_list_blueprint = flask.Blueprint("dcor_depot_download_list",
                                           __name__)
 
 
-def _context() -> dict[str, Any]:
+def context() -> dict[str, Any]:
     return {"user": tk.current_user.name, "auth_user_obj": tk.current_user}
 
 
-def _logged_in() -> bool:
+def logged_in() -> bool:
     return bool(getattr(tk.current_user, "is_authenticated", False))
 
 
 def page():
-    if not _logged_in():
+    if not logged_in():
         return tk.redirect_to("user.login", came_from=flask.request.path)
-    listing = tk.get_action("download_list_show")(_context(), {})
+    listing = tk.get_action("download_list_show")(context(), {})
     readable = [item for item in listing["items"] if item["readable"]]
     speed = rules.speed_choice(flask.request.args.get("speed"))
+    query = (flask.request.args.get("query") or "").strip()
+    preview, preview_error = None, None
+    if query:
+        try:
+            preview = tk.get_action("download_list_preview")(
+                context(), {"query": query})
+        except tk.ValidationError as exc:
+            preview_error = one_line(exc)
     return tk.render("dcor_depot/download_list.html", {
         "listing": listing, "readable_items": readable,
         "unreadable": listing["count"] - len(readable),
+        # unreadable items with no open access request
+        "requestable": [item for item in listing["items"]
+                        if not item["readable"] and
+                        item["access_request"] != "open"],
         "speed": speed, "speeds": rules.SPEEDS_MBIT,
         "estimate": rules.human_duration(rules.download_seconds(
             listing["total_bytes"], speed)),
         "total": rules.human_bytes(listing["total_bytes"]),
         "max_bytes": rules.human_bytes(listing["max_bytes"])
         if listing["max_bytes"] else None,
+        "query": query, "preview": preview,
+        "preview_error": preview_error,
         "user_dict": {"display_name": tk.current_user.display_name}})
 
 
-def _one_line(error: tk.ValidationError) -> str:
+def one_line(error: tk.ValidationError) -> str:
     messages = []
     for value in error.error_dict.values():
         messages.extend(value if isinstance(value, list) else [value])
@@ -58,7 +72,7 @@ def _back() -> str:
     return tk.url_for("dcor_depot_download_list.page")
 
 
-def _check_csrf() -> None:
+def check_csrf() -> None:
     """CKAN 2.11 leaves extensions' blueprints out of its CSRF check
     (ckan.csrf_protection.ignore_extensions defaults to true there); these
     forms change data, so they check the token themselves (on 2.12 a
@@ -70,13 +84,13 @@ def _check_csrf() -> None:
 
 
 def _run(action: str, data: dict[str, Any], done) -> flask.Response:
-    _check_csrf()
-    if not _logged_in():
+    check_csrf()
+    if not logged_in():
         return tk.abort(403, tk._("Log in to use a download list"))
     try:
-        result = tk.get_action(action)(_context(), data)
+        result = tk.get_action(action)(context(), data)
     except tk.ValidationError as exc:
-        tk.h.flash_error(_one_line(exc))
+        tk.h.flash_error(one_line(exc))
     except (tk.ObjectNotFound, tk.NotAuthorized) as exc:
         tk.h.flash_error(str(exc) or "not allowed")
     else:
@@ -89,7 +103,7 @@ def add():
     data: dict[str, Any] = {}
     if form.getlist("resource_id"):
         data["resource_ids"] = form.getlist("resource_id")
-    for key in ("dataset_id", "query"):
+    for key in ("dataset_id", "query", "digest"):
         if form.get(key):
             data[key] = form[key]
     return _run("download_list_add", data, lambda result: (

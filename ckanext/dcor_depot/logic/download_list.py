@@ -10,8 +10,10 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import resource_state
+from ..access_requests import store as access_requests
 from ..download_list import access, rules, store
 from ..downloads import archives
+from . import download_list_query as query_add
 
 
 def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
@@ -33,10 +35,23 @@ def _listing(context: dict[str, Any], user: model.User) -> dict[str, Any]:
                       "sha256": extras.get("sha256") or None,
                       "readable": True})
         total += resource.size or 0
+    _request_states(user, items)
     return {"name": store.name(user.id), "items": items, "count": len(items),
             "total_bytes": total,
             "max_files": dcor_config.download_list_max_files(),
             "max_bytes": dcor_config.download_list_max_bytes()}
+
+
+def _request_states(user: model.User, items: list[dict[str, Any]]) -> None:
+    """Each unreadable item gets the state of the newest access request
+    that names it (None: never asked), and a declined one its reason."""
+    unreadable = [item for item in items if not item["readable"]]
+    states = access_requests.states_of_items(
+        user.id, [item["resource_id"] for item in unreadable])
+    for item in unreadable:
+        state, reason = states.get(item["resource_id"], (None, None))
+        item["access_request"] = state
+        item["access_request_reason"] = reason
 
 
 @tk.side_effect_free
@@ -49,17 +64,19 @@ def download_list_show(context, data_dict) -> dict[str, Any]:
     :param user: optional; if given, the caller's own name or id
     :returns: ``{"name", "items": [{"resource_id", "resource_name",
         "dataset_id", "dataset_title", "dataset_name", "size", "sha256",
-        "readable"}], "count", "total_bytes", "max_files", "max_bytes"}``.
-        Items of datasets the caller may no longer read are ``readable:
-        false`` with no metadata and are left out of ``total_bytes``;
-        deleted resources are not listed.
+        "readable", "access_request", "access_request_reason"}], "count",
+        "total_bytes", "max_files", "max_bytes"}``. Items of datasets the
+        caller may no longer read are ``readable: false`` with no
+        metadata, are left out of ``total_bytes`` and carry
+        ``access_request`` (``open``, ``granted``, ``declined`` or None)
+        and ``access_request_reason``; deleted resources are not listed.
     :raises NotAuthorized: the caller is anonymous or names another user
     """
     tk.check_access("download_list_show", context, data_dict)
     return _listing(context, access.caller(context))
 
 
-def _id_list(data_dict: dict[str, Any], key: str) -> list[str]:
+def id_list(data_dict: dict[str, Any], key: str) -> list[str]:
     value = data_dict.get(key)
     if isinstance(value, str):  # one id, as a form or a GET sends it
         value = [value]
@@ -112,38 +129,6 @@ def _dataset_resources(readable, dataset_id: Any) -> list[model.Resource]:
     return resources
 
 
-def _query_resources(context, readable, query: Any, max_files: int
-                     ) -> tuple[list[model.Resource], int]:
-    """The stored, readable files that resource_search finds (it reads
-    the database, so Solr is not needed), and how many more it found but
-    did not fetch: at most one more than a list may hold is fetched,
-    enough to know that a batch is too big."""
-    if not isinstance(query, str) or not query.strip():
-        raise tk.ValidationError({"query": [
-            "query must be a string such as format:rtdc or name:cells"]})
-    try:
-        found = tk.get_action("resource_search")(
-            {"user": context.get("user"), "ignore_auth": False},
-            {"query": query.strip(), "limit": max_files + 1})
-    except tk.ValidationError as exc:
-        detail = "; ".join(str(message) for messages in
-                           exc.error_dict.values() for message in
-                           (messages if isinstance(messages, list)
-                            else [messages]))
-        raise tk.ValidationError({"query": [
-            f"not a resource_search query ({detail}): {query!r}"]}) from None
-    resources = []
-    for found_resource in found["results"]:
-        resource = model.Resource.get(found_resource["id"])
-        if resource is not None and _stored(resource) and \
-                readable(resource.package):
-            resources.append(resource)
-    if not resources:
-        raise tk.ValidationError({"query": [
-            f"no file this site stores matches {query!r}"]})
-    return resources, max(0, found["count"] - len(found["results"]))
-
-
 def download_list_add(context, data_dict) -> dict[str, Any]:
     """Add files to the caller's download list, all or none. Give exactly
     one of ``resource_ids``, ``dataset_id`` or ``query``.
@@ -162,9 +147,13 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
         ``resource_search`` query finds, e.g. ``format:rtdc`` or
         ``name:cells`` (as CKAN's ``resource_search``, public datasets
         only; it reads the database, so no Solr is needed)
+    :param digest: optional, with ``query``: ``download_list_preview``'s
+        ``digest``; if the files to add are no longer those previewed,
+        nothing is added and the answer says so
     :returns: the list, as ``download_list_show``, plus ``added`` (files)
     :raises ValidationError: not exactly one of the three is given, one is
-        malformed, a resource is a link, nothing stored matches, or the
+        malformed, a resource is a link, nothing stored matches, the
+        files of a query changed since its preview (``digest``), or the
         batch would go over a limit (one line that names the counts)
     :raises ObjectNotFound: a resource or dataset does not exist or is
         deleted
@@ -194,29 +183,53 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
 def _add_locked(context, data_dict, user, given, readable, max_files,
                 max_bytes) -> dict[str, Any]:
     on_list = _listing(context, user)
-    not_fetched = 0
-    if given == ["resource_ids"]:
-        resources = _named_resources(
-            readable, _id_list(data_dict, "resource_ids"))
-    elif given == ["dataset_id"]:
-        resources = _dataset_resources(readable, data_dict["dataset_id"])
+    if given == ["query"]:
+        fresh = query_add.ids_to_add(user, data_dict["query"],
+                                     data_dict.get("digest"), readable,
+                                     on_list)
     else:
-        resources, not_fetched = _query_resources(
-            context, readable, data_dict["query"], max_files)
-    fresh = rules.new_ids({item["resource_id"]
-                           for item in on_list["items"]},
-                          [resource.id for resource in resources])
-    sizes = {resource.id: resource.size or 0 for resource in resources}
-    add_count = len(fresh) + not_fetched
-    refusal = rules.limit_refusal(
-        on_list["count"], on_list["total_bytes"], add_count,
-        sum(sizes[rid] for rid in fresh), max_files, max_bytes)
-    if refusal:
-        raise tk.ValidationError({"limit": [refusal]})
+        if given == ["resource_ids"]:
+            resources = _named_resources(
+                readable, id_list(data_dict, "resource_ids"))
+        else:
+            resources = _dataset_resources(readable,
+                                           data_dict["dataset_id"])
+        fresh = rules.new_ids({item["resource_id"]
+                               for item in on_list["items"]},
+                              [resource.id for resource in resources])
+        sizes = {resource.id: resource.size or 0 for resource in resources}
+        refusal = rules.limit_refusal(
+            on_list["count"], on_list["total_bytes"], len(fresh),
+            sum(sizes[rid] for rid in fresh), max_files, max_bytes)
+        if refusal:
+            raise tk.ValidationError({"limit": [refusal]})
     store.drop_gone(user.id)
     store.add(user.id, fresh)
     model.repo.commit()
     return {**_listing(context, user), "added": len(fresh)}
+
+
+@tk.side_effect_free
+def download_list_preview(context, data_dict) -> dict[str, Any]:
+    """What an add of a ``resource_search`` query would do, over all its
+    matches that the caller may read (not a page); nothing is changed.
+
+    Who may call it: any logged-in user, for their own list.
+
+    :param query: e.g. ``format:rtdc`` or ``name:cells``
+    :returns: ``{"query", "count", "total_bytes", "already_on_list",
+        "add_count", "add_bytes", "fits", "refusal", "digest"}``:
+        ``refusal`` is the line download_list_add would answer where
+        ``fits`` is false; ``digest`` makes an add add exactly these files
+    :raises ValidationError: the query is missing, not a string, or has a
+        term that does not fit its field (one line)
+    :raises NotAuthorized: the caller is anonymous or names another user
+    """
+    tk.check_access("download_list_preview", context, data_dict)
+    user = access.caller(context)
+    return query_add.preview(user, data_dict.get("query"),
+                             access.readable_datasets(context),
+                             _listing(context, user))
 
 
 def download_list_remove(context, data_dict) -> dict[str, Any]:
@@ -234,7 +247,7 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
     """
     tk.check_access("download_list_remove", context, data_dict)
     user = access.caller(context)
-    ids = _id_list(data_dict, "resource_ids")
+    ids = id_list(data_dict, "resource_ids")
     on_list = set(store.resource_ids(user.id))
     missing = [rid for rid in ids if rid not in on_list]
     if missing:
@@ -295,6 +308,7 @@ def download_list_rename(context, data_dict) -> dict[str, Any]:
 def actions() -> dict:
     return {"download_list_show": download_list_show,
             "download_list_add": download_list_add,
+            "download_list_preview": download_list_preview,
             "download_list_remove": download_list_remove,
             "download_list_clear": download_list_clear,
             "download_list_rename": download_list_rename}

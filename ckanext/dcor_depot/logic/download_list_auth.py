@@ -23,4 +23,5 @@ def own_list_only(context, data_dict):
 def auth_functions() -> dict:
     return {name: own_list_only for name in (
         "download_list_show", "download_list_add", "download_list_remove",
-        "download_list_clear", "download_list_rename")}
+        "download_list_clear", "download_list_rename",
+        "download_list_preview", "download_list_request_access")}

@@ -229,7 +229,9 @@ def test_item_of_a_dataset_made_private_stays_without_metadata(app):
     for item, resource in zip(listing["items"], resources):
         assert item == {"resource_id": resource["id"], "resource_name": None,
                         "dataset_id": None, "dataset_name": None,
-                        "size": None, "sha256": None, "readable": False}
+                        "size": None, "sha256": None, "readable": False,
+                        "access_request": None,
+                        "access_request_reason": None}
     # it is readable again once public
     call_action("package_patch", {"user": owner["name"]},
                 id=dataset["id"], private=False)

@@ -37,3 +37,25 @@ def test_a_chained_package_show_auth_is_obeyed(app):
     with pytest.raises(tk.NotAuthorized):
         call_action("download_list_add", dict(context),
                     resource_ids=[embargoed["id"]])
+
+
+def test_a_preview_counts_only_what_the_chained_auth_lets_read(app):
+    user, circle, dataset, token = make_circle_and_user(private=False)
+    upload_resource(app, token, dataset["id"], os.urandom(10),
+                    name="cells-open.rtdc")
+    other = factories.Dataset(owner_org=circle["id"], user=user,
+                              private=False)
+    upload_resource(app, token, other["id"], os.urandom(20),
+                    name="cells-embargoed.rtdc")
+    context = {"user": user["name"]}
+    assert call_action("download_list_preview", dict(context),
+                       query="name:cells")["count"] == 2
+    call_action("package_patch", dict(context), id=other["id"],
+                title="Embargoed cells")
+    seen = call_action("download_list_preview", dict(context),
+                       query="name:cells")
+    assert (seen["count"], seen["total_bytes"]) == (1, 10)
+    added = call_action("download_list_add", dict(context),
+                        query="name:cells", digest=seen["digest"])
+    assert [item["resource_name"] for item in added["items"]] == [
+        "cells-open.rtdc"]
