@@ -104,8 +104,15 @@ def test_without_smtp_the_request_is_made_with_one_log_line(
     call_action("organization_member_create", as_user(admin),
                 id=circle["id"], username=second_admin["name"],
                 role="admin")
-    with caplog.at_level(logging.WARNING):
-        result = request_access(user, [resources[0]["id"]], message="hi")
+    # CKAN 2.11 configures logging from the ini, whose "ckanext" logger
+    # does not propagate to caplog's root handler: listen on it directly
+    ckanext_logger = logging.getLogger("ckanext")
+    ckanext_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            result = request_access(user, [resources[0]["id"]], message="hi")
+    finally:
+        ckanext_logger.removeHandler(caplog.handler)
     assert result["requests"][0]["created"] is True
     lines = [record for record in caplog.records
              if record.name.startswith("ckanext.dcor_depot")]
