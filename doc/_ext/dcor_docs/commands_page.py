@@ -28,8 +28,12 @@ which talks only to a site's public HTTP API.
 
 def _context(command: click.Command, name: str,
              parent: click.Context | None) -> click.Context:
-    return click.Context(command, info_name=name, parent=parent,
-                         terminal_width=WIDTH, max_content_width=WIDTH)
+    # the command's own context_settings (e.g. help_option_names), as
+    # click's make_context applies them; click 8.1 (CKAN 2.11) does not
+    # take them from the command in Context() itself
+    settings = {**(command.context_settings or {}),
+                "terminal_width": WIDTH, "max_content_width": WIDTH}
+    return click.Context(command, info_name=name, parent=parent, **settings)
 
 
 def walk(command: click.Command, name: str,
