@@ -90,19 +90,25 @@ class HeldFile:
             handler.close_connection = True   # cut short
 
 
+def start_held_download(fake, data, target):
+    """`dcor-depot download ds TARGET` of one file `data`, held once its
+    first HELD_AT bytes are on the disk."""
+    fake.logged_in()
+    fake.dataset("ds", {"ds/a.bin": data})
+    held = fake.routes["/file/0"] = HeldFile(data)
+    process = start(fake.url, "download", "ds", target)
+    wait_for(lambda: held.first_held.is_set() and
+             size_of(target / "ds" / "a.bin.part") == HELD_AT,
+             "the run's first bytes on the disk", process)
+    return held, process
+
+
 def test_two_downloads_into_one_target(tmp_path):
     data = os.urandom(SIZE)
     folder = tmp_path / "ds"
     part, final = folder / "a.bin.part", folder / "a.bin"
     with FakeSite() as fake:
-        fake.logged_in()
-        fake.dataset("ds", {"ds/a.bin": data})
-        held = fake.routes["/file/0"] = HeldFile(data)
-
-        first = start(fake.url, "download", "ds", tmp_path)
-        wait_for(lambda: held.first_held.is_set()
-                 and size_of(part) == HELD_AT,
-                 "the first run's bytes on the disk", first)
+        held, first = start_held_download(fake, data, tmp_path)
         second = start(fake.url, "download", "ds", tmp_path)
         # either the second run ends (refused), or it restarted the shared
         # .part from its start (what a run without the lock does)
@@ -148,13 +154,7 @@ def test_part_replaced_by_another_program(tmp_path):
     folder = tmp_path / "ds"
     part, final = folder / "a.bin.part", folder / "a.bin"
     with FakeSite() as fake:
-        fake.logged_in()
-        fake.dataset("ds", {"ds/a.bin": data})
-        held = fake.routes["/file/0"] = HeldFile(data)
-        run_ = start(fake.url, "download", "ds", tmp_path)
-        wait_for(lambda: held.first_held.is_set()
-                 and size_of(part) == HELD_AT,
-                 "the run's bytes on the disk", run_)
+        held, run_ = start_held_download(fake, data, tmp_path)
         other = folder / "other"
         other.write_bytes(os.urandom(SIZE))
         os.replace(other, part)
