@@ -18,6 +18,7 @@ import pytest
 from .conftest import DCOR_DEPOT, one_line_error
 from .fake_site import FakeSite
 from .test_bad_input import run
+from .test_resume import uploaded
 
 MB = 1024**2
 SIZE = 12 * MB   # three of the client's 4 MiB reads
@@ -183,3 +184,28 @@ def test_names_that_are_one_file_are_refused(tmp_path, names, problem):
         result = run(fake.url, "download", "ds", root / "target")
     one_line_error(result, "refused the site's manifest", problem)
     assert os.listdir(root) == []
+
+
+@pytest.mark.ckan_config("ckan.plugins", "dcor_depot")
+@pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins")
+def test_two_downloads_from_the_real_site(account, run_worker, tmp_path):
+    """Two runs started together against the real site and S3: each ends
+    with verified files or a one-line refusal, whichever comes first."""
+    _, digests = uploaded(account, run_worker, tmp_path, "shared",
+                          {"big.rtdc": 60 * MB + 3, "small.tsv": 1000})
+    target = tmp_path / "target"
+    runs = [account.start("download", "shared", target) for _ in range(2)]
+    outcomes = [(process.wait(600), *process.communicate())
+                for process in runs]
+    assert any(code == 0 for code, _, _ in outcomes), outcomes
+    for code, out, err in outcomes:
+        if code != 0:
+            one_line_error(subprocess.CompletedProcess([], code, out, err),
+                           "another dcor-depot download is writing into")
+    folder = target / "shared"
+    for name, digest in digests.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() \
+            == digest
+    check = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"],
+                           cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
