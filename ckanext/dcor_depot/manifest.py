@@ -43,9 +43,11 @@ def download_paths(dataset_name: str,
 def check_path(path: str) -> str:
     """A relative path inside the folder of the manifest, or BadManifest."""
     parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or \
+    if not path or path.startswith("/") or \
             any(part in ("", ".", "..") for part in parts):
         raise BadManifest(f"path {path!r} leaves the folder or is empty")
+    if "\\" in path:   # a separator on Windows
+        raise BadManifest(f"path {path!r} holds a backslash")
     if any(ord(ch) < 32 for ch in path):
         raise BadManifest(f"path {path!r} holds a control character")
     return path

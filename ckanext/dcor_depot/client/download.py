@@ -3,14 +3,16 @@ verified by the site's manifest (the `dataset_manifest` action).
 
 Every file is written to `{name}.part` and hashed while it is written; it
 gets its final name only if size and sha256 match the manifest, so a final
-name never holds wrong bytes. The bytes hashed are the bytes on the disk
-without reading them again: one run at a time writes into a dataset's
-folder (folder_lock), one thread writes each .part (names that are one
-file on macOS or Windows are refused, remote_manifest), a resumed .part's
-prefix is hashed from the disk, and the .part is synced and checked to be
-still the file written before it is renamed. A `.part` left by a broken run is hashed and
+name never holds wrong bytes. A `.part` left by a broken run is hashed and
 resumed with `Range`; a server that answers 200 instead of 206 sent the
 whole file, which then replaces the `.part` from its start.
+
+The bytes hashed are the bytes on the disk, without reading them again:
+one run at a time writes into a dataset's folder (folder_lock), one
+thread writes each .part (names that would share one are refused,
+remote_manifest), a resumed .part's prefix is hashed from the disk, and
+the .part is synced and checked to be still the file written before it
+is renamed (part_file).
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from .. import manifest
+from . import folder_lock
 from .api import TIMEOUT, Api, make_session
 from .errors import ClientError, Interrupted, one_line
-from . import folder_lock
 from .folder import (CHUNK, file_sha256, prefix_sha256,
                      write_text_atomically)
 from .part_file import PartFile, still_written_file

@@ -120,13 +120,17 @@ def test_manifest_with_unicode_line_breaks_reads_back(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_manifest_of_a_name_with_a_tab(tmp_path):
-    """A name no manifest line of ours holds: one line, no manifest."""
+@pytest.mark.parametrize("name, problem", [
+    ("tab\there.txt", "'tab\\there.txt' holds a control character"),
+    ("back\\slash.txt", "'back\\\\slash.txt' holds a backslash")])
+def test_manifest_of_a_name_sha256sum_escapes(tmp_path, name, problem):
+    """A name no manifest line of ours holds (sha256sum would write it
+    escaped): one line, no manifest."""
     folder = tmp_path / "data"
     folder.mkdir()
-    (folder / "tab\there.txt").write_bytes(b"x")
+    (folder / name).write_bytes(b"x")
     one_line_error(run("manifest", folder), "cannot list a file of",
-                   "'tab\\there.txt' holds a control character")
+                   problem)
     assert not (folder / "MANIFEST.sha256").exists()
 
 
