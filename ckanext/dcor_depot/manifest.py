@@ -43,10 +43,13 @@ def download_paths(dataset_name: str,
 def check_path(path: str) -> str:
     """A relative path inside the folder of the manifest, or BadManifest."""
     parts = path.split("/")
-    if not path or path.startswith("/") or "\\" in path or \
-            any(part in ("", ".", "..") for part in parts) or \
-            any(ord(ch) < 32 for ch in path):
+    if not path or path.startswith("/") or \
+            any(part in ("", ".", "..") for part in parts):
         raise BadManifest(f"path {path!r} leaves the folder or is empty")
+    if "\\" in path:   # a separator on Windows
+        raise BadManifest(f"path {path!r} holds a backslash")
+    if any(ord(ch) < 32 for ch in path):
+        raise BadManifest(f"path {path!r} holds a control character")
     return path
 
 
@@ -65,11 +68,23 @@ def manifest_text(entries: Iterable[tuple[str, str]],
 
 def parse_manifest(text: str) -> list[tuple[str, str]]:
     """(sha256, path) of every line; comments and blank lines are skipped.
-    Raises BadManifest naming the first bad line."""
+    Raises BadManifest naming the first bad line.
+
+    Lines end at "\n" only, as for `sha256sum -c` (which also drops a
+    "\r" before it): a name may hold U+2028, U+0085 and the like, which
+    `str.splitlines` would take for line ends. A line that starts with a
+    backslash is GNU sha256sum's escaped form of a name holding "\\",
+    "\n" or "\r"; such names are no paths of ours (`check_path`)."""
     entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.startswith("#"):
             continue
+        if line.startswith("\\"):
+            raise BadManifest(f"line {number} names a file with a "
+                              "backslash, newline or carriage return "
+                              "(sha256sum's escaped form), which is no "
+                              "path of a DCOR dataset")
         match = _LINE_RE.match(line)
         if not match:
             raise BadManifest(f"line {number} is not '{{sha256}}  {{path}}':"

@@ -33,19 +33,38 @@ def resource_path(storage_path: str, rid: str) -> str:
     return os.path.join(storage_path, "resources", rid[:3], rid[3:6], rid[6:])
 
 
+# Unicode categories that never stay in a name: controls (C0 and C1, so
+# also U+0085 NEXT LINE), format characters such as zero-width spaces,
+# surrogates, private use and unassigned (Cc, Cf, Cs, Co, Cn), and the
+# line and paragraph separators U+2028 and U+2029 (Zl, Zp). Every one of
+# them either breaks a line of a manifest (str.splitlines splits on all of
+# Cc's line breaks, Zl and Zp) or is invisible.
+_REPLACED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+# what breaks a line or is a control: refused (not replaced) in the names
+# of a user's local files
+_LINE_BREAK_CATEGORIES = ("Cc", "Zl", "Zp")
+_LEADING_DOTS_AND_SPACES = re.compile(r"^[\s.]+")
+
+
+def _replaced(ch: str) -> bool:
+    return ch in "/\\" or unicodedata.category(ch) in _REPLACED_CATEGORIES
+
+
 def safe_name(name: str, what: str = "name") -> str:
     """Turn an untrusted name into one path component.
 
-    Separators and control characters become "_", leading dots are dropped
-    (no hidden files, no ".."), and the result is cut to MAX_NAME_BYTES of
-    UTF-8. Raises UnsafeNameError if nothing usable is left.
+    The name is NFC-normalised; separators, control, format and line- or
+    paragraph-separator characters become "_"; leading dots and spaces are
+    dropped (no hidden files, no ".."), trailing spaces too, and the result
+    is cut to MAX_NAME_BYTES of UTF-8. Applied to its own result it gives
+    the same name (the client relies on that: it names files as the site
+    will). Raises UnsafeNameError if nothing usable is left.
     """
     if not isinstance(name, str):
         raise UnsafeNameError(f"{what} is not text: {name!r}")
     name = unicodedata.normalize("NFC", name)
-    cleaned = "".join(
-        "_" if (ch in "/\\" or unicodedata.category(ch)[0] == "C") else ch
-        for ch in name).strip().lstrip(".").strip()
+    cleaned = "".join("_" if _replaced(ch) else ch for ch in name)
+    cleaned = _LEADING_DOTS_AND_SPACES.sub("", cleaned).rstrip()
     encoded = cleaned.encode("utf-8")[:MAX_NAME_BYTES]
     cleaned = encoded.decode("utf-8", errors="ignore").strip()
     if not cleaned or set(cleaned) <= {"_", "."}:
@@ -237,3 +256,38 @@ def uuids_in_name(name: str) -> list[str]:
 def is_temp_copy_name(name: str) -> bool:
     """A temporary copy as storage/depot.py names them (`.{name}.part-*`)."""
     return bool(_TEMP_COPY_RE.match(name))
+
+
+# Names on the user's side (the command-line client)
+
+def first_line_break(name: str) -> str | None:
+    """The first control or line-breaking character of a name (C0 and C1
+    controls incl. tab and U+0085, U+2028, U+2029), or None. `safe_name`
+    would replace it; the client refuses it instead, because such a name
+    is an accident that the user should see and fix."""
+    for ch in name:
+        if unicodedata.category(ch) in _LINE_BREAK_CATEGORIES:
+            return ch
+    return None
+
+
+def folded(name: str) -> str:
+    """The form under which a case-insensitive file system (macOS's APFS
+    and HFS+, Windows' NTFS) sees a name: two names with the same folded
+    form are one file there. Unicode case folding after NFC normalisation
+    (APFS also ignores the normalisation); it folds a little more than
+    some file systems do (e.g. "ß" and "ss"), never less."""
+    return unicodedata.normalize(
+        "NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def first_clash(names: list[str]) -> tuple[str, str] | None:
+    """The first two different names of `names` that are one file on a
+    case-insensitive file system (see `folded`), or None. Names listed
+    twice count as one."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(folded(name), name)
+        if other != name:
+            return other, name
+    return None

@@ -6,6 +6,13 @@ gets its final name only if size and sha256 match the manifest, so a final
 name never holds wrong bytes. A `.part` left by a broken run is hashed and
 resumed with `Range`; a server that answers 200 instead of 206 sent the
 whole file, which then replaces the `.part` from its start.
+
+The bytes hashed are the bytes on the disk, without reading them again:
+one run at a time writes into a dataset's folder (folder_lock), one
+thread writes each .part (names that would share one are refused,
+remote_manifest), a resumed .part's prefix is hashed from the disk, and
+the .part is synced and checked to be still the file written before it
+is renamed (part_file).
 """
 from __future__ import annotations
 
@@ -19,11 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from .. import manifest
+from . import folder_lock
 from .api import TIMEOUT, Api, make_session
 from .errors import ClientError, Interrupted, one_line
 from .folder import (CHUNK, file_sha256, prefix_sha256,
                      write_text_atomically)
-from .part_file import PartFile
+from .part_file import PartFile, still_written_file
 from .progress import Progress
 from .remote_manifest import Entry, manifest_entries
 from .reports import DownloadReport, FileResult
@@ -74,18 +82,20 @@ class Downloader:
                               f"{exc.strerror or exc}") from None
         progress = Progress("download", sum(e.size for e in wanted),
                             len(wanted), self.progress_enabled)
-        try:
-            results = self._run_all(wanted, progress)
-        finally:
-            progress.close()
-        report = DownloadReport(result["dataset"], folder, results, pending)
-        if report.ok and not pending:
+        with folder_lock.exclusive(folder):
             try:
-                self._write_manifest(folder, wanted)
-            except OSError as exc:
-                raise ClientError(f"cannot write {folder}/"
-                                  f"{manifest.MANIFEST_NAME}: "
-                                  f"{exc.strerror or exc}") from None
+                results = self._run_all(wanted, progress)
+            finally:
+                progress.close()
+            report = DownloadReport(result["dataset"], folder, results,
+                                    pending)
+            if report.ok and not pending:
+                try:
+                    self._write_manifest(folder, wanted)
+                except OSError as exc:
+                    raise ClientError(f"cannot write {folder}/"
+                                      f"{manifest.MANIFEST_NAME}: "
+                                      f"{exc.strerror or exc}") from None
         return report
 
     def _run_all(self, entries: list[Entry], progress: Progress
@@ -187,9 +197,7 @@ class Downloader:
                     log.warning("download of %s broke off at %d bytes "
                                 "(attempt %d): %s", entry.path, offset,
                                 attempt, exc.reason)
-            # the bytes after the last flush are left to the kernel: an
-            # OS crash loses at most those, and a re-run checks every file
-            # present by size and sha256 before it trusts it
+            written = writer.sync()
         if offset != entry.size:
             raise FileFailed(f"got {offset} of {entry.size} bytes")
         if digest.hexdigest() != entry.sha256:
@@ -197,6 +205,10 @@ class Downloader:
             raise FileFailed(f"sha256 {digest.hexdigest()} does not match "
                              f"the manifest's {entry.sha256}; removed the "
                              ".part")
+        if not still_written_file(part, written, entry.size):
+            raise FileFailed(f"{part.name} was replaced, removed or cut by "
+                             "another program while it was written; run "
+                             "the download again")
         os.replace(part, entry.local)
         log.info("fetched %s: %d bytes transferred (resumed at %d)",
                  entry.path, fetched, resumed_at)

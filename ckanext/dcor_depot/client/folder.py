@@ -66,7 +66,11 @@ def folder_entries(folder: os.PathLike | str) -> list[tuple[str, str]]:
 
 def write_manifest(folder: os.PathLike | str) -> pathlib.Path:
     """Write `folder/MANIFEST.sha256` over every tracked file."""
-    text = manifest.manifest_text(folder_entries(folder))
+    try:
+        text = manifest.manifest_text(folder_entries(folder))
+    except manifest.BadManifest as exc:
+        raise ClientError(f"cannot list a file of {folder} in "
+                          f"{manifest.MANIFEST_NAME}: {exc}") from None
     return write_text_atomically(pathlib.Path(folder, manifest.MANIFEST_NAME),
                                  text)
 

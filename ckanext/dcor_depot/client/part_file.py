@@ -45,6 +45,19 @@ class PartFile:
         self.handle.truncate(0)
         self._unflushed = 0
 
+    def sync(self) -> os.stat_result:
+        """Put every byte written on the disk (the .part is about to get
+        its final name: a crash must not leave that name on fewer bytes)
+        and return the file's identity and size as this writer sees it."""
+        self.flush_to_disk()
+        if not self._drop:  # no fdatasync here, or the file system refused it
+            try:
+                os.fsync(self.handle.fileno())
+            except OSError as exc:
+                if exc.errno not in _NOT_SUPPORTED:
+                    raise
+        return os.fstat(self.handle.fileno())
+
     def flush_to_disk(self) -> None:
         self.handle.flush()
         self._unflushed = 0
@@ -59,3 +72,18 @@ class PartFile:
             if exc.errno not in _NOT_SUPPORTED:
                 raise
             self._drop = False
+
+
+def still_written_file(part: os.PathLike | str, written: os.stat_result,
+                       size: int) -> bool:
+    """Whether the path `part` still names the file a writer wrote
+    (`PartFile.sync`), at its full `size`. Under the folder's lock no
+    other `dcor-depot download` writes there; this catches another
+    program that replaced, removed or cut the .part meanwhile, without
+    reading the file again."""
+    try:
+        now = os.stat(part)
+    except FileNotFoundError:
+        return False
+    return ((now.st_dev, now.st_ino) == (written.st_dev, written.st_ino)
+            and now.st_size == written.st_size == size)

@@ -10,7 +10,7 @@ import pathlib
 import urllib.parse
 from typing import Any
 
-from .. import manifest
+from .. import manifest, naming
 from .errors import ClientError
 
 
@@ -79,4 +79,27 @@ def manifest_entries(result: dict[str, Any], target: pathlib.Path,
             raise ClientError(f"the site's manifest has a bad sha256 for "
                               f"{path}")
         entries.append(Entry(path, size, sha256, url, pathlib.Path(local)))
+    refuse_clashes([entry.path.split("/", 1)[1] for entry in entries])
     return folder_name or manifest.check_path(folder), entries
+
+
+def refuse_clashes(names: list[str]) -> None:
+    """Refuse (one line) a dataset whose files would be one file on a
+    case-insensitive file system (macOS, Windows), or whose names meet the
+    `.part` of another, or MANIFEST.sha256 (which the download writes):
+    two threads would write one file. Checked on every system, so a
+    folder downloaded on Linux can be copied to a laptop."""
+    owners = {naming.folded(manifest.MANIFEST_NAME): manifest.MANIFEST_NAME}
+    for name in names:
+        for local in (name, f"{name}.part"):
+            owner = owners.setdefault(naming.folded(local), name)
+            if owner == name:
+                continue
+            if naming.folded(owner) == naming.folded(name):
+                why = ("differ only in case (or Unicode form): they would "
+                       "be one file on macOS and Windows")
+            else:
+                why = f"meet as {local!r}, which the download writes"
+            raise ClientError(f"refused the site's manifest: {owner!r} and "
+                              f"{name!r} {why}")
+

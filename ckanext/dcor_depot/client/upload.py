@@ -36,6 +36,7 @@ from . import part_upload
 from .api import Api, make_session
 from .errors import ClientError, Interrupted, NotFound, UploadFailed
 from .folder import check_folder, tracked_files
+from .local_names import dataset_names, renamed_note
 from .progress import Progress
 from .reports import UploadReport
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class LocalFile:
-    name: str
+    name: str            # its name in the dataset (local_names)
     path: pathlib.Path
     size: int
     sha256: str | None = None
@@ -130,6 +131,7 @@ class Uploader:
                               "DCOR dataset is a flat list of files")
         if not names:
             raise ClientError(f"{folder} holds no files to upload")
+        stored_as = dataset_names(names, folder)
         files = []
         for name in names:
             path = folder / name
@@ -137,7 +139,11 @@ class Uploader:
             if size == 0:
                 raise ClientError(f"{path} is empty; the site stores no "
                                   "empty files")
-            files.append(LocalFile(name, path, size, known_sha256.get(name)))
+            files.append(LocalFile(stored_as[name], path, size,
+                                   known_sha256.get(name)))
+        for name, clean in stored_as.items():
+            if clean != name:
+                log.warning(renamed_note(name, clean))
         return files
 
     def _circle_id(self, circle: str) -> str:

@@ -56,3 +56,45 @@ def test_text_round_trip_and_sha256sum(tmp_path):
 def test_bad_lines_are_refused(line):
     with pytest.raises(manifest.BadManifest, match="line 2"):
         manifest.parse_manifest("# a comment\n" + line + "\n")
+
+
+# issue 23, item 6: lines end at "\n" only, as for sha256sum
+
+@pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\u0085"])
+def test_names_with_unicode_line_breaks_read_back(odd, tmp_path):
+    """str.splitlines() ends a line at each of these; sha256sum does not,
+    and neither does our reader."""
+    name = f"a{odd}b.txt"
+    entries = [(hashlib.sha256(b"x").hexdigest(), "cells/plain.txt"),
+               (hashlib.sha256(b"y").hexdigest(), f"cells/{name}")]
+    text = manifest.manifest_text(entries)
+    assert manifest.parse_manifest(text) == entries
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "cells" / "plain.txt").write_bytes(b"x")
+    (tmp_path / "cells" / name).write_bytes(b"y")
+    (tmp_path / "MANIFEST.sha256").write_text(text, encoding="utf-8")
+    check = subprocess.run(["sha256sum", "--strict", "-c",
+                            "MANIFEST.sha256"], cwd=tmp_path,
+                           capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("odd", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_c0_line_breaks_are_one_bad_line(odd):
+    """Also line ends for str.splitlines(): here a control character in
+    line 1, not a cut line."""
+    with pytest.raises(manifest.BadManifest,
+                       match="line 1: .* control character"):
+        manifest.parse_manifest(f"{'0' * 64}  cells/a{odd}b\n")
+
+
+def test_crlf_and_escaped_lines():
+    digest = "0" * 64
+    # sha256sum -c drops the "\r" of a line written on Windows
+    assert manifest.parse_manifest(f"{digest}  a/b.txt\r\n") == \
+        [(digest, "a/b.txt")]
+    # GNU sha256sum writes a name holding "\\" or "\n" escaped, after a
+    # leading backslash: such a name is no path of ours, said in one line
+    with pytest.raises(manifest.BadManifest, match="line 2 names a file "
+                       "with a backslash, newline or carriage return"):
+        manifest.parse_manifest(f"{digest}  a/b\n\\{digest}  a/c\\\\d\n")

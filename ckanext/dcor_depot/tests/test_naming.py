@@ -201,3 +201,45 @@ def test_many_collisions_end():
 def test_unusable_input(names, ids, error):
     with pytest.raises(error):
         naming.unique_names(names, ids)
+
+
+# issue 23, items 4 and 6: names the site and the client agree on
+
+@pytest.mark.parametrize("name, safe", [
+    # no line or paragraph separator of any kind (str.splitlines and
+    # manifest readers split on them), no control, no zero-width character
+    ("a\u2028b.txt", "a_b.txt"), ("a\u2029b.txt", "a_b.txt"),
+    ("a\u0085b.txt", "a_b.txt"), ("a\nb\rc\x0b\x0c\x1c.txt", "a_b_c___.txt"),
+    ("a\tb.txt", "a_b.txt"), ("zero\u200bwidth.txt", "zero_width.txt"),
+    # NFD as macOS writes it becomes NFC; trailing spaces go
+    ("cafe\u0301.txt", "caf\u00e9.txt"), ("trailing.txt  ", "trailing.txt"),
+    # leading dots and spaces go, however they are mixed: never hidden
+    (". .a", "a"), (" . . hidden.txt", "hidden.txt"),
+])
+def test_safe_name_breaks_no_line(name, safe):
+    assert naming.safe_name(name) == safe
+
+
+@pytest.mark.parametrize("name", [
+    "cafe\u0301.txt", "trailing.txt \u00a0", ". .a", "a\u2028b",
+    "\u00e9" * 150, "x" * 199 + "\u00e9" + "y" * 10,
+    "e" + "\u0301" * 120, ". " * 150 + "z", "\u1100\u1161" * 60,
+    "a" * 198 + " b", "ok.rtdc"])
+def test_safe_name_of_a_safe_name_is_itself(name):
+    """The client names files with safe_name and the site applies it
+    again: both must give one name."""
+    once = naming.safe_name(name)
+    assert naming.safe_name(once) == once
+    assert len(once.encode()) <= naming.MAX_NAME_BYTES
+
+
+def test_first_line_break():
+    assert naming.first_line_break("fine name \u200b.txt") is None
+    for char in "\t\n\r\x00\x1f\x7f\x85\u2028\u2029":
+        assert naming.first_line_break(f"a{char}b") == char
+
+
+def test_folded_names_are_one_file_on_macos_and_windows():
+    assert naming.folded("Data.TXT") == naming.folded("data.txt")
+    assert naming.folded("cafe\u0301") == naming.folded("CAF\u00c9")
+    assert naming.folded("a.txt") != naming.folded("b.txt")

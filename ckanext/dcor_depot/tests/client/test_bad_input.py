@@ -170,6 +170,12 @@ def test_bad_token_unknown_circle_and_dataset(account, tmp_path):
     assert account.show("ds") is None
 
 
+def add_file(folder, name):
+    """A file the folder's manifest does not know (so it goes too)."""
+    os.remove(folder / "MANIFEST.sha256")
+    (folder / name).write_bytes(b"data")
+
+
 @pytest.mark.ckan_config("ckan.plugins", "dcor_depot")
 @pytest.mark.usefixtures("clean_db", "clean_queues", "with_plugins")
 @pytest.mark.parametrize("change, problem", [
@@ -182,6 +188,19 @@ def test_bad_token_unknown_circle_and_dataset(account, tmp_path):
         f"{'0' * 64}  ../../etc/passwd\n"), "leaves the folder"),
     (lambda f: ((f / "sub").mkdir(), (f / "sub" / "x").write_text("x"),
                 os.remove(f / "MANIFEST.sha256")), "sub-folder"),
+    # issue 23, items 4 and 5: names refused before anything is created
+    (lambda f: add_file(f, "tab\there.txt"), "holds the control character "
+     "U+0009; rename it; nothing was uploaded"),
+    (lambda f: add_file(f, "line\u2028break.txt"),
+     "control character U+2028"),
+    (lambda f: add_file(f, "next\x85line.txt"), "control character U+0085"),
+    (lambda f: add_file(f, "b.tsv "), "would be one file of the dataset "
+     "('b.tsv', and names differing only in case are one file on macOS and"
+     " Windows); rename one of them; nothing was uploaded"),
+    (lambda f: add_file(f, "A.rtdc"), "'A.rtdc' and 'a.rtdc' in"),
+    (lambda f: add_file(f, " MANIFEST.sha256"),
+     "the dataset's MANIFEST.sha256 and ' MANIFEST.sha256' in"),
+    (lambda f: add_file(f, "\u200b"), "file name has no usable characters"),
 ])
 def test_upload_refused_before_any_byte(account, tmp_path, s3_client,
                                         change, problem):

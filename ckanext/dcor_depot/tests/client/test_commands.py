@@ -103,6 +103,37 @@ def test_manifest_check_malformed_line(tmp_path, line, problem):
     assert result.stdout == ""
 
 
+def test_manifest_with_unicode_line_breaks_reads_back(tmp_path):
+    """Issue 23, item 6: names with U+2028, U+2029 or U+0085 are one line
+    each, for `dcor-depot manifest --check` as for sha256sum."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("a\u2028b.txt", "c\u2029d.txt", "e\x85f.txt", "plain"):
+        (folder / name).write_bytes(name.encode())
+    assert run("manifest", folder).returncode == 0
+    result = run("manifest", "--check", folder)
+    assert result.returncode == 0, result.stderr
+    assert "all 4 files match" in result.stdout
+    check = subprocess.run(["sha256sum", "--strict", "-c",
+                            "MANIFEST.sha256"], cwd=folder,
+                           capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("tab\there.txt", "'tab\\there.txt' holds a control character"),
+    ("back\\slash.txt", "'back\\\\slash.txt' holds a backslash")])
+def test_manifest_of_a_name_sha256sum_escapes(tmp_path, name, problem):
+    """A name no manifest line of ours holds (sha256sum would write it
+    escaped): one line, no manifest."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / name).write_bytes(b"x")
+    one_line_error(run("manifest", folder), "cannot list a file of",
+                   problem)
+    assert not (folder / "MANIFEST.sha256").exists()
+
+
 def test_manifest_of_a_file_or_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
     assert run("manifest", tmp_path / "file").returncode == 2

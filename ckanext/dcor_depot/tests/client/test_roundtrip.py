@@ -115,3 +115,44 @@ def test_upload_download_sha256sum(account, run_worker, tmp_path):
     assert client.manifest("roundtrip")["complete"] is True
     assert [d.name for d in client.datasets()] == ["roundtrip"]
     assert client.datasets()[0].files == 4
+
+
+def test_names_the_site_changes_round_trip(account, run_worker, tmp_path):
+    """Issue 23, item 4: the client names each file as the site does
+    (naming.safe_name), so a download of what it uploaded verifies."""
+    long_name = "long-" + "\u00e9" * 120 + ".rtdc"   # 250 bytes of UTF-8
+    stored_as = {
+        "cafe\u0301.txt": "caf\u00e9.txt",            # NFD, as macOS writes
+        "trailing.txt ": "trailing.txt",
+        "zero\u200bwidth.txt": "zero_width.txt",
+        long_name: "long-" + "\u00e9" * 97,          # cut at 200 bytes
+    }
+    source = tmp_path / "source"
+    source.mkdir()
+    digests = {}
+    for number, name in enumerate(stored_as):
+        digests[stored_as[name]] = write_random_file(
+            source / name, 1000 + number, seed=number)
+
+    result = account.run("upload", account.circle["name"], "names", source)
+    assert result.returncode == 0, result.stderr
+    assert "4 uploaded" in result.stdout
+    assert "'cafe\u0301.txt' is stored as 'caf\u00e9.txt' (its Unicode NFC " \
+        "form), as the site names it" in result.stderr
+    assert "'trailing.txt ' is stored as 'trailing.txt'" in result.stderr
+    names = [r["name"] for r in show("names")["resources"]]
+    assert sorted(names) == sorted([*stored_as.values(), "MANIFEST.sha256"])
+    run_worker()
+
+    target = tmp_path / "target"
+    result = account.run("download", "names", target)
+    assert result.returncode == 0, result.stderr
+    assert "5 fetched, 0 already present, 0 failed" in result.stdout
+    folder = target / "names"
+    check = subprocess.run(["sha256sum", "--strict", "-c",
+                            "MANIFEST.sha256"], cwd=folder,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == 4
+    for name, digest in digests.items():
+        assert file_sha256(folder / name) == digest

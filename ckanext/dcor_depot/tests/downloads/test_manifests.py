@@ -10,6 +10,8 @@ import requests
 
 from ckan.tests import factories
 
+from ckanext.dcor_depot import manifest
+
 from ..helpers import make_circle_and_user, upload_resource
 
 pytestmark = [
@@ -104,3 +106,39 @@ def test_manifest_access_is_the_datasets(app):
                              headers={"Authorization": who} if who else {})
             assert answer.status_code in (403, 404)
         assert app.get(f"/dataset/nosuch/{route}").status_code == 404
+
+
+def test_names_break_no_line_of_the_manifest(app, run_worker, tmp_path):
+    """Issue 23, item 6: a resource name with a line or paragraph
+    separator, a C1 control or a backslash gets a path without them: the manifest has one line per file for every reader (sha256sum,
+    str.splitlines, the client), and sha256sum needs no escaping."""
+    user, circle, dataset, token = make_circle_and_user()
+    names = {"a\u2028b.txt": "a_b.txt", "c\u2029d.txt": "c_d.txt",
+             "e\u0085f.txt": "e_f.txt", "back\\slash.txt": "back_slash.txt"}
+    data = {}
+    for number, name in enumerate(names):
+        data[names[name]] = os.urandom(100 + number)
+        upload_resource(app, token, dataset["id"], data[names[name]],
+                        name=name)
+    run_worker()
+
+    result = manifest_action(app, token, dataset["id"])["result"]
+    folder = dataset["name"]
+    assert [f["path"] for f in result["files"]] == \
+        [f"{folder}/{name}" for name in names.values()]
+    text = app.get(f"/dataset/{dataset['id']}/manifest.sha256",
+                   headers={"Authorization": token}).get_data(as_text=True)
+    lines = text.split("\n")
+    assert lines[-1] == "" and text.splitlines() == lines[:-1]
+    assert not any(line.startswith("\\") for line in lines)  # no escaping
+    assert [path for _, path in manifest.parse_manifest(text)] == \
+        [f"{folder}/{name}" for name in names.values()]
+    (tmp_path / folder).mkdir()
+    for name, content in data.items():
+        (tmp_path / folder / name).write_bytes(content)
+    (tmp_path / "MANIFEST.sha256").write_text(text, encoding="utf-8")
+    check = subprocess.run(["sha256sum", "--strict", "-c",
+                            "MANIFEST.sha256"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(names)
