@@ -83,6 +83,23 @@ browser_packages() {
     || apt_install chromium fonts-dejavu-core
 }
 
+# The reference deployment (deploy/, scripts/deploy-site.sh, the demo and
+# the tests of tests/deploy) runs Debian's nginx as an unprivileged process
+# with a config of its own. Installing the package must not start Debian's
+# own nginx on port 80 (its postinst fails where port 80 is taken), so
+# service starts are refused while it installs, as Debian's images do.
+nginx_package() {
+  [ -x /usr/sbin/nginx ] && return
+  local guard=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
+    as_root chmod 755 "$guard"
+  fi
+  apt_install nginx || { [ -z "$guard" ] || as_root rm -f "$guard"; return 1; }
+  [ -z "$guard" ] || as_root rm -f "$guard"
+}
+
 pg_up() {
   if pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then return; fi
   if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
@@ -156,7 +173,7 @@ venv_up() {
   {
     "$VENV/bin/pip" install --upgrade pip "setuptools<81" wheel &&
     "$VENV/bin/pip" install "ckan[requirements,dev]==$CKAN_PIN" &&
-    "$VENV/bin/pip" install -e "$REPO[test]"
+    "$VENV/bin/pip" install -e "$REPO[test,deploy]"
   } >"$pip_log" 2>&1 || { tail -n 30 "$pip_log" >&2; log "pip failed, see $pip_log"; exit 1; }
   echo "$stamp" > "$stamp_file"
 }
@@ -186,6 +203,7 @@ plugin_db_upgrade() {
 cmd_up() {
   debian_packages
   browser_packages
+  nginx_package
   pg_up
   pg_databases
   redis_up
