@@ -55,6 +55,36 @@ site_stop() {
   SITE_PIDS=()
 }
 
+# The reference deployment (deploy/ rendered by tests/deployment.py):
+# nginx on $PORT -> uWSGI with $1 processes -> CKAN, and $2 RQ workers.
+# Sets UWSGI_URL (uWSGI's own socket, for checks that bypass nginx).
+site_start_deployed() {
+  local processes="$1" workers="$2" state="$STATE/deploy" pid
+  if curl -fs -o /dev/null "$SITE_URL/api/3/action/status_show"; then
+    echo "something already answers on $SITE_URL; stop it first" >&2
+    return 1
+  fi
+  rm -f "$state/ready"
+  "$VENV/bin/python" -m ckanext.dcor_depot.tests.deployment serve \
+    --ini "$INI" --state "$state" --port "$PORT" \
+    --processes "$processes" --workers "$workers" >"$STATE/deploy.log" 2>&1 &
+  pid=$!
+  SITE_PIDS+=("$pid")
+  trap site_stop EXIT
+  trap 'exit 130' INT TERM
+  for _ in $(seq 1 600); do
+    if [ -s "$state/ready" ]; then
+      UWSGI_URL="$(cut -d' ' -f2 "$state/ready")"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "the deployment did not come up, see $STATE/deploy.log and $state" >&2
+  tail -n 20 "$STATE/deploy.log" >&2
+  return 1
+}
+
 site_start() {
   if curl -fs -o /dev/null "$SITE_URL/api/3/action/status_show"; then
     echo "something already answers on $SITE_URL; stop it first" >&2

@@ -69,7 +69,7 @@ apt_install() {
 debian_packages() {
   local missing=() pkg
   for pkg in curl gcc libpq-dev libmagic1 python3-dev python3-venv \
-             postgresql-client redis-tools; do
+             postgresql-client redis-tools unzip; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
       || missing+=("$pkg")
   done

@@ -1,16 +1,19 @@
 """The main job of ckanext-dcor_depot, end to end, as a user's client does it.
 
-Talks to a running CKAN site (scripts/demo.sh starts one) over HTTP only:
-creates a circle and a private dataset, uploads a file through the CKAN API,
-uploads a second one straight to S3 with presigned URLs, appends a third with
-`ckan append-resource`, imports a figshare article from the bundled local
-fixture and makes the dataset public. After each step it prints where the
-file lives and checks it: the symlink at CKAN's path, the depot file's
-sha256, the S3 object's bytes and sha256 tag, and an anonymous GET (403
-while private, 200 once public). Exits 1 if any check fails.
+Talks to a running CKAN site (scripts/demo.sh starts one behind nginx) over
+HTTP only. The storage half: creates a circle and a private dataset, uploads
+a file through the CKAN API, uploads a second one straight to S3 with
+presigned URLs, appends a third with `ckan append-resource`, imports a
+figshare article from the bundled local fixture and makes the dataset
+public. After each step it prints where the file lives and checks it: the
+symlink at CKAN's path, the depot file's sha256, the S3 object's bytes and
+sha256 tag, and an anonymous GET (403 while private, 200 once public). The
+download half (download_checks.py) then fetches it all back as a user does.
+Every check is numbered; exits 1 if any fails.
 
     python scripts/demo/demo.py --ini .stack/demo/demo.ini \
-        --token-file .stack/demo/admin-token --ckan .venv-.../bin/ckan
+        --token-file .stack/demo/admin-token --ckan .venv-.../bin/ckan \
+        --uwsgi-url http://127.0.0.1:PORT
 """
 from __future__ import annotations
 
@@ -18,17 +21,11 @@ import argparse
 import configparser
 import datetime
 import hashlib
-import http.server
-import io
-import json
 import os
 import pathlib
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
-import xml.sax.saxutils
 from typing import Any, Callable
 
 import boto3
@@ -37,8 +34,10 @@ from botocore.config import Config
 
 from ckanext.dcor_depot import naming
 
-HERE = pathlib.Path(__file__).resolve().parent
-FIXTURE = HERE / "figshare-fixture"
+from download_checks import DownloadChecks
+from figshare_fixture import FIXTURE, FigshareFixture
+from transfers import MultipartForm, put_presigned
+
 FIGSHARE_DOI = "10.6084/m9.figshare.90000001.v1"
 CHUNK = 4 * 1024**2
 MB = 1e6
@@ -48,12 +47,14 @@ class Demo:
     """Steps, checks and their tally."""
 
     def __init__(self, ini: pathlib.Path, token: str, ckan: str,
-                 files: pathlib.Path) -> None:
+                 files: pathlib.Path, uwsgi_url: str | None = None) -> None:
         parser = configparser.ConfigParser(interpolation=None,
                                            strict=False)
         parser.read(ini)
         app = parser["app:main"]
         self.ini = ini
+        self.token = token
+        self.uwsgi_url = (uwsgi_url or "").rstrip("/")
         self.ckan = ckan
         self.files = files
         self.site = app["ckan.site_url"].rstrip("/")
@@ -84,7 +85,8 @@ class Demo:
 
     def check(self, ok: bool, what: str) -> bool:
         self.checks += 1
-        print(f"    {'ok' if ok else 'FAIL':<10}{what}", flush=True)
+        print(f"    {'ok' if ok else 'FAIL':<6}{self.checks:>3}. {what}",
+              flush=True)
         if not ok:
             self.failures.append(what)
         return ok
@@ -203,6 +205,18 @@ class Demo:
         extra = demo_file(self.files / "cells-append.rtdc", append_mb)
         user_depot = os.path.join(self.depots_path, self.users_depot)
 
+        self.step("the site: nginx in front of uWSGI")
+        front = self.http.get(f"{self.site}/api/3/action/status_show",
+                              timeout=60)
+        self.check(front.status_code == 200 and front.headers.get(
+            "Server", "").startswith("nginx"),
+            f"{self.site} answers through {front.headers.get('Server')}")
+        if self.uwsgi_url:
+            inner = requests.get(f"{self.uwsgi_url}/api/3/action/"
+                                 "status_show", timeout=60)
+            self.check(inner.status_code == 200,
+                       f"uWSGI answers behind it on {self.uwsgi_url}")
+
         self.step("a circle and a private dataset")
         circle = self.action("organization_show", {"id": "demo-circle"},
                              raise_error=False) or self.action(
@@ -290,6 +304,8 @@ class Demo:
                           lambda: anonymous_status(url) == 200, timeout=120)
             self.check_anonymous(url, public=True)
 
+        DownloadChecks(self, dataset, circle, stamp).run()
+
         print(f"\n{self.checks - len(self.failures)} of {self.checks} "
               f"checks passed", flush=True)
         for failure in self.failures:
@@ -326,132 +342,6 @@ def demo_file(path: pathlib.Path, size_mb: int) -> pathlib.Path:
     return path
 
 
-class FileSlice:
-    """A byte range of a file, read in chunks. No tell(): requests would
-    then fall back to chunked encoding, which S3 refuses (411)."""
-
-    def __init__(self, path: pathlib.Path, offset: int, length: int):
-        self.handle = open(path, "rb")
-        self.handle.seek(offset)
-        self.left = length
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.handle.read(size)
-        self.left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class MultipartForm:
-    """A multipart/form-data body with one file, streamed from disk."""
-
-    def __init__(self, fields: dict[str, str], file_field: str,
-                 path: pathlib.Path):
-        boundary = f"dcor-demo-{os.urandom(8).hex()}"
-        self.content_type = f"multipart/form-data; boundary={boundary}"
-        head = "".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; '
-            f'name="{name}"\r\n\r\n{value}\r\n'
-            for name, value in fields.items())
-        head += (f'--{boundary}\r\nContent-Disposition: form-data; '
-                 f'name="{file_field}"; filename="{path.name}"\r\n'
-                 'Content-Type: application/octet-stream\r\n\r\n')
-        self.parts: list[Any] = [
-            io.BytesIO(head.encode()),
-            FileSlice(path, 0, path.stat().st_size),
-            io.BytesIO(f"\r\n--{boundary}--\r\n".encode())]
-        self.length = len(head.encode()) + path.stat().st_size \
-            + len(f"\r\n--{boundary}--\r\n")
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        while self.parts:
-            data = self.parts[0].read(size if size > 0 else CHUNK)
-            if data:
-                return data
-            self.parts.pop(0).close()
-        return b""
-
-
-def put_presigned(urls: dict[str, Any], path: pathlib.Path) -> None:
-    """What a DCOR client does with the presigned URLs, in plain HTTP."""
-    size = path.stat().st_size
-    if urls["complete_url"] is None:
-        response = requests.put(urls["upload_urls"][0],
-                                data=FileSlice(path, 0, size), timeout=600)
-        response.raise_for_status()
-        return
-    parts = []
-    part_size = urls["part_size"]
-    for number, url in enumerate(urls["upload_urls"], start=1):
-        offset = (number - 1) * part_size
-        response = requests.put(url, data=FileSlice(
-            path, offset, min(part_size, size - offset)), timeout=600)
-        response.raise_for_status()
-        parts.append((number, response.headers["ETag"]))
-    body = "<CompleteMultipartUpload>" + "".join(
-        f"<Part><PartNumber>{number}</PartNumber><ETag>"
-        f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
-        for number, etag in parts) + "</CompleteMultipartUpload>"
-    response = requests.post(urls["complete_url"], data=body, timeout=600)
-    response.raise_for_status()
-
-
-class FigshareFixture:
-    """Serves the bundled article in figshare's API v2 shape at `url`."""
-
-    def __init__(self, url: str):
-        parsed = urllib.parse.urlsplit(url)
-        base = url.rstrip("/")
-        routes: dict[str, tuple[str, bytes]] = {}
-        for article_file in FIXTURE.glob("article-*.json"):
-            text = article_file.read_text().replace("{base}", base)
-            article = json.loads(text)
-            routes[f"{parsed.path.rstrip('/')}/articles/{article['id']}"
-                   f"/versions/{article['version']}"] = (
-                "application/json", text.encode())
-            for item in article["files"]:
-                routes[urllib.parse.urlsplit(item["download_url"]).path] = (
-                    "application/octet-stream",
-                    (FIXTURE / "files" / item["name"]).read_bytes())
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path not in routes:
-                    self.send_error(404)
-                    return
-                kind, data = routes[self.path]
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(
-            (parsed.hostname, parsed.port), Handler)
-
-    def __enter__(self) -> "FigshareFixture":
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ini", required=True, type=pathlib.Path)
@@ -460,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=pathlib.Path,
                         help="where the demo's files are kept "
                              "(default: next to the ini)")
+    parser.add_argument("--uwsgi-url",
+                        help="uWSGI's own socket behind nginx, to show the "
+                             "X-Accel-Redirect hand-over")
     parser.add_argument("--upload-mb", type=int, default=300)
     parser.add_argument("--direct-mb", type=int, default=100)
     parser.add_argument("--append-mb", type=int, default=20)
@@ -477,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--ini {args.ini}: no such file")
     try:
         demo = Demo(args.ini, token, args.ckan,
-                    args.files or args.ini.parent / "files")
+                    args.files or args.ini.parent / "files", args.uwsgi_url)
     except KeyError as exc:
         parser.error(f"--ini {args.ini}: no [app:main] setting {exc}")
     return demo.run(args.upload_mb, args.direct_mb, args.append_mb)
