@@ -8,6 +8,7 @@ import ckan.plugins.toolkit as tk
 from . import config as dcor_config
 from . import events
 from .cli import get_commands
+from .doctor import views as doctor_views
 from .download_list import helpers as download_list_helpers
 from .download_list import views as download_list_views
 from .downloads import providers, views as download_views
@@ -24,7 +25,8 @@ from .storage.ckan_uploader import DepotResourceUpload
 @tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
                                     **download_list_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
-                       download_list_views.blueprints())
+                       download_list_views.blueprints() +
+                       doctor_views.blueprints())
 @tk.blanket.helpers(download_list_helpers.helpers)
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)

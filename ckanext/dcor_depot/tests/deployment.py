@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import requests
 
@@ -112,15 +112,18 @@ class Site:
                                     stdin=subprocess.DEVNULL, cwd=REPO,
                                     start_new_session=True, **kwargs)
 
+    def _start_nginx(self) -> None:
+        self._processes["nginx"] = self._spawn(
+            "nginx", [NGINX, "-p", str(self.state), "-e",
+                      str(self.logs["nginx"]), "-c", str(self.nginx_conf),
+                      "-g", "daemon off;"], self.logs["nginx"])
+
     def start(self, workers: int = 1) -> "Site":
         try:
             self._processes["uwsgi"] = self._spawn(
                 "uwsgi", [f"{sys.prefix}/bin/uwsgi", "--ini",
                           str(self.uwsgi_ini)], self.logs["uwsgi"])
-            self._processes["nginx"] = self._spawn(
-                "nginx", [NGINX, "-p", str(self.state), "-e",
-                          str(self.logs["nginx"]), "-c", str(self.nginx_conf),
-                          "-g", "daemon off;"], self.logs["nginx"])
+            self._start_nginx()
             self._wait_ready()
             self.start_workers(workers)
         except BaseException:
@@ -147,6 +150,14 @@ class Site:
                 raise RuntimeError("the deployment did not answer within "
                                    f"{START_TIMEOUT} s: {self.tail('uwsgi')}")
             time.sleep(0.3)
+
+    def edit_nginx_site(self, edit: Callable[[str], str]) -> None:
+        """Rewrite the rendered site config with `edit` and restart nginx
+        on it (a test of what a wrong config does)."""
+        self.nginx_site.write_text(edit(self.nginx_site.read_text()))
+        _stop([self._processes.pop("nginx")], signal.SIGQUIT, 20)
+        self._start_nginx()
+        self._wait_ready()
 
     def uwsgi_apps_ready(self) -> int:
         """uWSGI processes that loaded CKAN (lazy-apps: each logs it)."""
