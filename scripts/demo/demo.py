@@ -185,11 +185,12 @@ class Demo:
                    f"anonymous GET {s3_url} -> {status} "
                    f"({'public' if public else 'private'}, want {want})")
 
-    def run_ckan(self, *args: str) -> subprocess.CompletedProcess:
+    def run_ckan(self, *args: str,
+                 tail: int = 4) -> subprocess.CompletedProcess:
         command = [self.ckan, "-c", str(self.ini), *args]
         print(f"    $ ckan {' '.join(args)}", flush=True)
         done = subprocess.run(command, capture_output=True, text=True)
-        for line in done.stdout.strip().splitlines()[-4:]:
+        for line in done.stdout.strip().splitlines()[-tail:]:
             self.show("", line)
         if done.returncode:
             errors = done.stderr.strip().splitlines()
@@ -305,6 +306,12 @@ class Demo:
             self.check_anonymous(url, public=True)
 
         DownloadChecks(self, dataset, circle, stamp).run()
+
+        self.step("an operator's check: ckan dcor-depot-doctor")
+        done = self.run_ckan("dcor-depot-doctor", "--nginx-conf",
+                             str(self.ini.parent / "deploy" / "nginx.conf"),
+                             tail=20)
+        self.check(done.returncode == 0, "every check of the doctor passes")
 
         print(f"\n{self.checks - len(self.failures)} of {self.checks} "
               f"checks passed", flush=True)
