@@ -24,6 +24,13 @@ def test_nginx_serves_ckan_from_several_uwsgi_processes(deployment):
     direct = requests.get(f"{site.uwsgi_url}/api/3/action/status_show",
                           timeout=30)
     assert direct.status_code == 200 and "Server" not in direct.headers
+    # uWSGI closes after each answer and says so: a client that keeps its
+    # connection (nginx does not, requests does) never meets a reset
+    assert direct.headers["Connection"] == "close"
+    with requests.Session() as session:
+        for _ in range(30):
+            assert session.get(f"{site.uwsgi_url}/api/3/action/status_show",
+                               timeout=30).status_code == 200
     # the rendered files are the shipped ones with loopback values
     conf = site.nginx_site.read_text()
     assert f"proxy_pass http://127.0.0.1:{site.run.uwsgi_port}/;" in conf
