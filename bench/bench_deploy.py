@@ -26,12 +26,12 @@ import pathlib
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 
 import benchdb
-from bench_download import fetch, remove_bucket, rss_mb, write_file, write_ini
+from bench_download import (PeakMemory, fetch, paired, remove_bucket,
+                           rss_mb, write_file, write_ini)
 from benchdb import ckan
 
 from ckanext.dcor_depot.tests import deployment
@@ -64,55 +64,20 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
-class TreeMemory:
+class TreeMemory(PeakMemory):
     """Peak RSS of process trees (summed per tree), sampled every 20 ms."""
 
     def __init__(self, pids: dict[str, int]) -> None:
+        super().__init__(os.getpid())  # the sampling thread
         self.pids = pids
         self.idle = {name: tree_rss_mb(pid) for name, pid in pids.items()}
         self.peak = dict(self.idle)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             for name, pid in self.pids.items():
                 self.peak[name] = max(self.peak[name], tree_rss_mb(pid))
             time.sleep(0.02)
-
-    def __enter__(self) -> "TreeMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def paired(session, pairs: dict[str, str], rounds: int,
-           label: str) -> dict:
-    """Alternating rounds of GETs of both URLs; MB/s each and the ratio
-    of the first to the second."""
-    (name_a, url_a), (name_b, url_b) = pairs.items()
-    fetch(session, url_a)  # warm both paths (page cache, connections)
-    fetch(session, url_b)
-    rounds_out = []
-    for number in range(rounds):
-        order = [(name_a, url_a), (name_b, url_b)]
-        if number % 2:
-            order.reverse()
-        speeds = {}
-        for name, url in order:
-            size, seconds = fetch(session, url)
-            speeds[name] = size / seconds / 1e6
-        rounds_out.append(speeds)
-        print(f"  {label} round {number + 1}: {name_a} {speeds[name_a]:.0f}"
-              f" MB/s, {name_b} {speeds[name_b]:.0f} MB/s", flush=True)
-    ratios = [r[name_a] / r[name_b] for r in rounds_out]
-    return {"size": size, "rounds": rounds_out, "paired_ratios": ratios,
-            "median_ratio": statistics.median(ratios),
-            f"{name_a}_mb_per_s": max(r[name_a] for r in rounds_out),
-            f"{name_b}_mb_per_s": max(r[name_b] for r in rounds_out)}
 
 
 def measure_archive(site, session, dataset: dict, rounds: int) -> dict:
