@@ -203,7 +203,8 @@ def worker(timeout: float) -> list[Result]:
                                      f"{time.monotonic() - start:.1f} s")]
             time.sleep(0.2)
         return [fail("worker", f"no worker took a job from queue {queue!r} "
-                               f"within {timeout:.0f} s: start one (ckan "
+                               f"within {timeout:.0f} s: none runs, or all "
+                               f"are busy (ckan jobs list); start one (ckan "
                                f"jobs worker {queue}; deploy/"
                                "ckan-worker@.service)")]
     finally:

@@ -105,7 +105,7 @@ class Site:
             (DEPLOY / render.WORKER_UNIT).read_text(), sys.prefix,
             str(self.ini), self.queue)
 
-    def _spawn(self, name: str, argv: list[str], log: pathlib.Path,
+    def _spawn(self, argv: list[str], log: pathlib.Path,
                **kwargs: Any) -> subprocess.Popen:
         with open(log, "ab") as out:
             return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
@@ -114,14 +114,14 @@ class Site:
 
     def _start_nginx(self) -> None:
         self._processes["nginx"] = self._spawn(
-            "nginx", [NGINX, "-p", str(self.state), "-e",
+            [NGINX, "-p", str(self.state), "-e",
                       str(self.logs["nginx"]), "-c", str(self.nginx_conf),
                       "-g", "daemon off;"], self.logs["nginx"])
 
     def start(self, workers: int = 1) -> "Site":
         try:
             self._processes["uwsgi"] = self._spawn(
-                "uwsgi", [f"{sys.prefix}/bin/uwsgi", "--ini",
+                [f"{sys.prefix}/bin/uwsgi", "--ini",
                           str(self.uwsgi_ini)], self.logs["uwsgi"])
             self._start_nginx()
             self._wait_ready()
@@ -172,8 +172,7 @@ class Site:
             number = len(self._workers) + 1
             log = self.state / f"worker-{number}.log"
             self.logs[f"worker-{number}"] = log
-            self._workers.append(self._spawn(f"worker-{number}",
-                                             self.worker_argv, log))
+            self._workers.append(self._spawn(self.worker_argv, log))
 
     def stop_workers(self, timeout: float = 60) -> None:
         """SIGTERM, as systemd stops the unit (KillMode=mixed); SIGKILL
