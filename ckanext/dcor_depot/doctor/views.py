@@ -24,7 +24,7 @@ def accel_probe(token: str):
     if not accel or not TOKEN.match(token) or \
             not connect_to_redis().get(ACCEL_TOKEN_KEY.format(token)):
         flask.abort(404)
-    response = flask.Response(status=200)
+    response = flask.Response(status=200, mimetype="application/octet-stream")
     response.headers["X-Accel-Redirect"] = accel + urllib.parse.quote(
         PROBE_PREFIX + token)
     response.headers["Cache-Control"] = "private, no-store"

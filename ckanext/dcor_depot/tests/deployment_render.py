@@ -74,7 +74,8 @@ def nginx_site(text: str, run: Loopback) -> str:
 
 def nginx_main(site_conf: str, state: str, as_root: bool) -> str:
     """The main config around the site, as Debian's /etc/nginx/nginx.conf
-    has it (sendfile, tcp_nopush, mime types), with every path in `state`.
+    has it (sendfile, tcp_nopush, mime types, gzip), with every path in
+    `state`.
     As root, workers stay root: a test's folders are not www-data's."""
     temp = "\n".join(f"    {kind}_temp_path {state}/nginx-{kind};"
                      for kind in ("fastcgi", "uwsgi", "scgi"))
@@ -87,6 +88,7 @@ def nginx_main(site_conf: str, state: str, as_root: bool) -> str:
             "    types_hash_max_size 2048;\n"
             "    include /etc/nginx/mime.types;\n"
             "    default_type application/octet-stream;\n"
+            "    gzip on;\n"
             f"    access_log {state}/nginx-access.log;\n"
             f"{temp}\n"
             f"    include {site_conf};\n"

@@ -82,6 +82,10 @@ def test_depot_download_is_sent_by_nginx_with_ranges(deployment, s3_client):
     assert whole.status_code == 200 and whole.content == data
     assert "X-Accel-Redirect" not in whole.headers
     assert 'filename="cells.rtdc"' in whole.headers["Content-Disposition"]
+    # bytes, not a page: nginx's gzip (on in Debian's nginx.conf) would
+    # compress a text/html answer and drop Range support with it
+    assert whole.headers["Content-Type"] == "application/octet-stream"
+    assert "Content-Encoding" not in whole.headers
     part = requests.get(site.url + path, timeout=60,
                         headers={"Authorization": token,
                                  "Range": "bytes=1000000-1999999"})
