@@ -8,6 +8,6 @@
 #       [--processes 2] [--threads 4] [--workers 2]
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$REPO/scripts/stack.sh" up >&2
+bash "$REPO/scripts/stack.sh" site-up >&2
 VENV="$(bash "$REPO/scripts/stack.sh" venv)"
 exec "$VENV/bin/python" -m ckanext.dcor_depot.tests.deployment serve "$@"

@@ -1,8 +1,8 @@
 # Sourced by dev-site.sh and demo.sh: a local CKAN site with the plugin, its
 # job worker and the local S3 server. The caller sets SITE (a name), PORT,
-# REDIS_DB and DB (created by scripts/stack.sh up).
+# REDIS_DB and DB (created by scripts/stack.sh site-up).
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$REPO/scripts/stack.sh" up
+bash "$REPO/scripts/stack.sh" site-up
 VENV="$(bash "$REPO/scripts/stack.sh" venv)"
 CKAN="$VENV/bin/ckan"
 STATE="$REPO/.stack/$SITE"

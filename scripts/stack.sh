@@ -3,6 +3,7 @@
 # server and a virtual environment with CKAN and this extension.
 #
 #   scripts/stack.sh up       install what is missing, start what is stopped
+#   scripts/stack.sh site-up  the same for a site (no browser, no test database)
 #   scripts/stack.sh down     stop the S3 server (PostgreSQL and Redis stay)
 #   scripts/stack.sh status   say what runs
 #   scripts/stack.sh venv     print the path of the virtual environment
@@ -200,15 +201,22 @@ plugin_db_upgrade() {
     || { tail -n 20 "$log_file" >&2; log "ckan db upgrade -p dcor_depot failed, see $log_file"; exit 1; }
 }
 
-cmd_up() {
+# What a site (the demo, the dev site, scripts/deployment.sh) needs: the
+# services and the venv. Not the browser, and not the test database, which
+# clones of other branches may have migrated further than this one knows.
+cmd_site_up() {
   debian_packages
-  browser_packages
   nginx_package
   pg_up
   pg_databases
   redis_up
   bash "$REPO/scripts/s3-stack.sh" up
   venv_up
+}
+
+cmd_up() {
+  cmd_site_up
+  browser_packages
   if [ "$TEST_INI" != "$REPO/test.ini" ]; then
     mkdir -p "$(dirname "$TEST_INI")"
     # own database and Redis db, so both versions can be tested at once
@@ -232,9 +240,10 @@ cmd_status() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  site-up) cmd_site_up; log "services and venv are up (venv: $VENV)" ;;
   down) bash "$REPO/scripts/s3-stack.sh" down ;;
   status) cmd_status ;;
   venv) echo "$VENV" ;;
   test-ini) echo "$TEST_INI" ;;
-  *) echo "usage: $0 up|down|status|venv" >&2; exit 2 ;;
+  *) echo "usage: $0 up|site-up|down|status|venv|test-ini" >&2; exit 2 ;;
 esac
