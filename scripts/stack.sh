@@ -84,7 +84,7 @@ browser_packages() {
     || apt_install chromium fonts-dejavu-core
 }
 
-# The reference deployment (deploy/, scripts/deploy-site.sh, the demo and
+# The reference deployment (deploy/, scripts/deployment.sh, the demo and
 # the tests of tests/deploy) runs Debian's nginx as an unprivileged process
 # with a config of its own. Installing the package must not start Debian's
 # own nginx on port 80 (its postinst fails where port 80 is taken), so
