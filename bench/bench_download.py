@@ -153,25 +153,39 @@ class PeakMemory:
         self._thread.join()
 
 
+def paired(session, pairs: dict[str, str], rounds: int,
+           label: str) -> dict:
+    """Alternating rounds of GETs of both URLs; MB/s each and the ratio
+    of the first to the second."""
+    (name_a, url_a), (name_b, url_b) = pairs.items()
+    fetch(session, url_a)  # warm both paths (page cache, connections)
+    fetch(session, url_b)
+    rounds_out = []
+    for number in range(rounds):
+        order = [(name_a, url_a), (name_b, url_b)]
+        if number % 2:
+            order.reverse()
+        speeds = {}
+        for name, url in order:
+            size, seconds = fetch(session, url)
+            speeds[name] = size / seconds / 1e6
+        rounds_out.append(speeds)
+        print(f"  {label} round {number + 1}: {name_a} {speeds[name_a]:.0f}"
+              f" MB/s, {name_b} {speeds[name_b]:.0f} MB/s", flush=True)
+    ratios = [r[name_a] / r[name_b] for r in rounds_out]
+    return {"size": size, "rounds": rounds_out, "paired_ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            f"{name_a}_mb_per_s": max(r[name_a] for r in rounds_out),
+            f"{name_b}_mb_per_s": max(r[name_b] for r in rounds_out)}
+
+
 def measure_resource(site: Site, anonymous, dataset: dict, resource: dict,
                      rounds: int) -> dict:
     route = f"{site.url}/dataset/{dataset['id']}/resource/" \
         f"{resource['id']}/download/{resource['name']}"
     plain = resource["s3_url"]
-    fetch(anonymous, route)  # warm both paths once
-    fetch(anonymous, plain)
-    pairs = []
-    for number in range(rounds):
-        order = [("route", route), ("plain", plain)]
-        if number % 2:
-            order.reverse()
-        times = {}
-        for label, url in order:
-            size, seconds = fetch(anonymous, url)
-            times[label] = size / seconds / 1e6
-        pairs.append(times)
-        print(f"  round {number + 1}: route {times['route']:.1f} MB/s, plain "
-              f"S3 GET {times['plain']:.1f} MB/s", flush=True)
+    measured = paired(anonymous, {"route": route, "plain": plain}, rounds,
+                      "download")
     pid = site.process.pid
     # what CKAN sends for one download: its own answer, the redirect (the
     # file's bytes come from S3 straight to the client)
@@ -186,11 +200,7 @@ def measure_resource(site: Site, anonymous, dataset: dict, resource: dict,
             thread.start()
         for thread in threads:
             thread.join()
-    ratios = [pair["route"] / pair["plain"] for pair in pairs]
-    return {"size": size, "rounds": pairs, "paired_ratios": ratios,
-            "median_ratio": statistics.median(ratios),
-            "route_mb_per_s": max(p["route"] for p in pairs),
-            "plain_mb_per_s": max(p["plain"] for p in pairs),
+    return {**measured, "size": size,
             "ckan_bytes_written": written,
             "ckan_bytes_per_byte": written / size,
             "idle_rss_mb": memory.idle, "peak_rss_mb_10_parallel": memory.peak}

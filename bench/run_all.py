@@ -37,6 +37,8 @@ BENCHES = [
     ("migrate", "bench_migrate.py", [], ["--small", "200", "--large", "2"]),
     ("download", "bench_download.py", ["--rounds", "3"],
      ["--size-mib", "128", "--rounds", "1", "--archive-mib", "32"]),
+    ("deploy", "bench_deploy.py", ["--rounds", "3"],
+     ["--size-mib", "64", "--archive-mib", "16", "--rounds", "1"]),
     ("download-list", "bench_download_list.py", ["--requests", "200"],
      ["--requests", "40"]),
     ("download-list-preview", "bench_download_list_preview.py", [],
@@ -220,6 +222,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
                  ["Migration, large files", *missing, "—", "—"],
                  ["Migration peak memory", *missing, "flat", "—"]]
     rows += download_rows(res.get("download"), missing)
+    rows += deploy_rows(res.get("deploy"), missing)
     rows += download_list_rows(res.get("download-list"), missing)
     rows += preview_rows(res.get("download-list-preview"), missing)
     rows += client_rows(res.get("client"), missing)
@@ -291,6 +294,58 @@ def download_rows(dl: dict | None, missing: list[str]) -> list[list[str]]:
              "— (informative)")):
         rows += archive_rows(dl.get(key), source, target)
     return rows
+
+
+def deploy_rows(dep: dict | None, missing: list[str]) -> list[list[str]]:
+    """The reference deployment (nginx -> uWSGI, bench_deploy.py)."""
+    if not dep:
+        return [["Depot download through nginx (X-Accel-Redirect) vs nginx "
+                 "static", *missing, "≥ 0.95", "—"],
+                ["Archive through nginx -> uWSGI vs plain GETs", *missing,
+                 "≥ 0.8", "—"],
+                ["Download redirect through nginx vs plain S3 GET", *missing,
+                 "≥ 0.95", "—"]]
+
+    def size_of(size: int) -> str:
+        return f"{size / 1024**3:.0f} GiB" if size >= 1024**3 \
+            else f"{size / 1024**2:.0f} MiB"
+
+    def rounds(entry: dict) -> str:
+        return (f"{entry['median_ratio']:.2f} (rounds: "
+                f"{', '.join(f'{x:.2f}' for x in entry['paired_ratios'])})")
+
+    depot, archive, redirect = dep["depot"], dep["archive"], dep["redirect"]
+    procs = dep["processes"]
+    mb = archive["member_bytes"] / archive["members"] / 1e6
+    return [
+        [f"Depot download {size_of(depot['size'])} through nginx "
+         "(X-Accel-Redirect from uWSGI), median of "
+         f"{len(depot['paired_ratios'])} paired rounds",
+         f"best {depot['accel_mb_per_s']:.0f} MB/s",
+         f"nginx static location of the same file, best "
+         f"{depot['static_mb_per_s']:.0f} MB/s", rounds(depot), "≥ 0.95",
+         yes(depot["median_ratio"] >= 0.95)],
+        [f"Archive (zip) of {archive['members']} x {mb:.0f} MB through "
+         f"nginx -> uWSGI ({procs} processes), members from the depot, "
+         f"median of {len(archive['paired_ratios'])} paired rounds",
+         f"{archive['archive_mb_per_s']:.0f} MB/s",
+         f"sum of plain GETs {archive['plain_mb_per_s']:.0f} MB/s",
+         rounds(archive), "≥ 0.8", yes(archive["median_ratio"] >= 0.8)],
+        ["Archive (zip) through nginx -> uWSGI: memory during the stream",
+         f"uWSGI +{archive['uwsgi_over_idle_mb']:.0f} MB, nginx "
+         f"+{archive['nginx_over_idle_mb']:.0f} MB over idle",
+         f"idle: uWSGI {archive['uwsgi_idle_mb']:.0f} MB ({procs} "
+         f"processes), nginx {archive['nginx_idle_mb']:.0f} MB", "—",
+         "< +100 MB each",
+         yes(max(archive["uwsgi_over_idle_mb"],
+                 archive["nginx_over_idle_mb"]) < 100)],
+        [f"Download {size_of(redirect['size'])} through CKAN's route behind "
+         f"nginx (redirect followed), median of "
+         f"{len(redirect['paired_ratios'])} paired rounds",
+         f"best {redirect['route_mb_per_s']:.0f} MB/s",
+         f"plain GET of the object's S3 URL, best "
+         f"{redirect['plain_mb_per_s']:.0f} MB/s", rounds(redirect), "≥ 0.95",
+         yes(redirect["median_ratio"] >= 0.95)]]
 
 
 def archive_rows(archive: dict | None, source: str,

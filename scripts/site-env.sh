@@ -1,8 +1,8 @@
 # Sourced by dev-site.sh and demo.sh: a local CKAN site with the plugin, its
 # job worker and the local S3 server. The caller sets SITE (a name), PORT,
-# REDIS_DB and DB (created by scripts/stack.sh up).
+# REDIS_DB and DB (created by scripts/stack.sh site-up).
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$REPO/scripts/stack.sh" up
+bash "$REPO/scripts/stack.sh" site-up
 VENV="$(bash "$REPO/scripts/stack.sh" venv)"
 CKAN="$VENV/bin/ckan"
 STATE="$REPO/.stack/$SITE"
@@ -53,6 +53,36 @@ site_stop() {
   [ ${#SITE_PIDS[@]} -gt 0 ] && kill "${SITE_PIDS[@]}" 2>/dev/null || true
   [ ${#SITE_PIDS[@]} -gt 0 ] && wait "${SITE_PIDS[@]}" 2>/dev/null || true
   SITE_PIDS=()
+}
+
+# The reference deployment (deploy/ rendered by tests/deployment.py):
+# nginx on $PORT -> uWSGI with $1 processes -> CKAN, and $2 RQ workers.
+# Sets UWSGI_URL (uWSGI's own socket, for checks that bypass nginx).
+site_start_deployed() {
+  local processes="$1" workers="$2" state="$STATE/deploy" pid
+  if curl -fs -o /dev/null "$SITE_URL/api/3/action/status_show"; then
+    echo "something already answers on $SITE_URL; stop it first" >&2
+    return 1
+  fi
+  rm -f "$state/ready"
+  "$VENV/bin/python" -m ckanext.dcor_depot.tests.deployment serve \
+    --ini "$INI" --state "$state" --port "$PORT" \
+    --processes "$processes" --workers "$workers" >"$STATE/deploy.log" 2>&1 &
+  pid=$!
+  SITE_PIDS+=("$pid")
+  trap site_stop EXIT
+  trap 'exit 130' INT TERM
+  for _ in $(seq 1 600); do
+    if [ -s "$state/ready" ]; then
+      UWSGI_URL="$(cut -d' ' -f2 "$state/ready")"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "the deployment did not come up, see $STATE/deploy.log and $state" >&2
+  tail -n 20 "$STATE/deploy.log" >&2
+  return 1
 }
 
 site_start() {

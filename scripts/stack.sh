@@ -3,6 +3,7 @@
 # server and a virtual environment with CKAN and this extension.
 #
 #   scripts/stack.sh up       install what is missing, start what is stopped
+#   scripts/stack.sh site-up  the same for a site (no browser, no test database)
 #   scripts/stack.sh down     stop the S3 server (PostgreSQL and Redis stay)
 #   scripts/stack.sh status   say what runs
 #   scripts/stack.sh venv     print the path of the virtual environment
@@ -70,7 +71,7 @@ apt_install() {
 debian_packages() {
   local missing=() pkg
   for pkg in curl gcc libpq-dev libmagic1 python3-dev python3-venv \
-             postgresql-client redis-tools; do
+             postgresql-client redis-tools unzip; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
       || missing+=("$pkg")
   done
@@ -82,6 +83,23 @@ debian_packages() {
 browser_packages() {
   dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "ok installed" \
     || apt_install chromium fonts-dejavu-core
+}
+
+# The reference deployment (deploy/, scripts/deployment.sh, the demo and
+# the tests of tests/deploy) runs Debian's nginx as an unprivileged process
+# with a config of its own. Installing the package must not start Debian's
+# own nginx on port 80 (its postinst fails where port 80 is taken), so
+# service starts are refused while it installs, as Debian's images do.
+nginx_package() {
+  [ -x /usr/sbin/nginx ] && return
+  local guard=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
+    as_root chmod 755 "$guard"
+  fi
+  apt_install nginx || { [ -z "$guard" ] || as_root rm -f "$guard"; return 1; }
+  [ -z "$guard" ] || as_root rm -f "$guard"
 }
 
 pg_up() {
@@ -157,7 +175,7 @@ venv_up() {
   {
     "$VENV/bin/pip" install --upgrade pip "setuptools<81" wheel &&
     "$VENV/bin/pip" install "ckan[requirements,dev]==$CKAN_PIN" &&
-    "$VENV/bin/pip" install -e "$REPO[test]"
+    "$VENV/bin/pip" install -e "$REPO[test,deploy]"
   } >"$pip_log" 2>&1 || { tail -n 30 "$pip_log" >&2; log "pip failed, see $pip_log"; exit 1; }
   echo "$stamp" > "$stamp_file"
 }
@@ -184,14 +202,22 @@ plugin_db_upgrade() {
     || { tail -n 20 "$log_file" >&2; log "ckan db upgrade -p dcor_depot failed, see $log_file"; exit 1; }
 }
 
-cmd_up() {
+# What a site (the demo, the dev site, scripts/deployment.sh) needs: the
+# services and the venv. Not the browser, and not the test database, which
+# clones of other branches may have migrated further than this one knows.
+cmd_site_up() {
   debian_packages
-  browser_packages
+  nginx_package
   pg_up
   pg_databases
   redis_up
   bash "$REPO/scripts/s3-stack.sh" up
   venv_up
+}
+
+cmd_up() {
+  cmd_site_up
+  browser_packages
   if [ "$TEST_INI" != "$REPO/test.ini" ]; then
     mkdir -p "$(dirname "$TEST_INI")"
     # own database and Redis db, so both versions can be tested at once
@@ -215,10 +241,11 @@ cmd_status() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  site-up) cmd_site_up; log "services and venv are up (venv: $VENV)" ;;
   down) bash "$REPO/scripts/s3-stack.sh" down ;;
   status) cmd_status ;;
   venv) echo "$VENV" ;;
   venv-up) debian_packages; venv_up ;;
   test-ini) echo "$TEST_INI" ;;
-  *) echo "usage: $0 up|down|status|venv" >&2; exit 2 ;;
+  *) echo "usage: $0 up|site-up|down|status|venv|test-ini" >&2; exit 2 ;;
 esac

@@ -104,3 +104,13 @@ def _drop_uncommitted(session, transaction) -> None:
     # emptied the list): rolled back or closed
     if transaction.parent is None:
         session.info.pop(_AFTER_COMMIT, None)
+
+
+def enqueue_probe(fn: Callable[[str], Any], token: str) -> Job:
+    """A job that only shows that a worker of the depot queue runs
+    (`ckan dcor-depot-doctor`); gone from Redis five minutes after."""
+    return tk.enqueue_job(fn, [token], title="dcor-depot-doctor probe",
+                          queue=dcor_config.jobs_queue(),
+                          rq_kwargs={"job_id": f"{token}-doctor-probe",
+                                     "timeout": 60, "result_ttl": 300,
+                                     "failure_ttl": 300, "ttl": 300})

@@ -10,6 +10,7 @@ from . import events
 from .access_requests import helpers as access_request_helpers
 from .access_requests import views as access_request_views
 from .cli import get_commands
+from .doctor import views as doctor_views
 from .download_list import helpers as download_list_helpers
 from .download_list import views as download_list_views
 from .downloads import providers, views as download_views
@@ -31,7 +32,8 @@ from .storage.ckan_uploader import DepotResourceUpload
                                     **access_requests_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
                        download_list_views.blueprints() +
-                       access_request_views.blueprints())
+                       access_request_views.blueprints() +
+                       doctor_views.blueprints())
 @tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
                              **access_request_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):

@@ -1,59 +1,53 @@
 """The main job of ckanext-dcor_depot, end to end, as a user's client does it.
 
-Talks to a running CKAN site (scripts/demo.sh starts one) over HTTP only:
-creates a circle and a private dataset, uploads a file through the CKAN API,
-uploads a second one straight to S3 with presigned URLs, appends a third with
-`ckan append-resource`, imports a figshare article from the bundled local
-fixture and makes the dataset public. After each step it prints where the
-file lives and checks it: the symlink at CKAN's path, the depot file's
-sha256, the S3 object's bytes and sha256 tag, and an anonymous GET (403
-while private, 200 once public). Exits 1 if any check fails.
+Talks to a running CKAN site (scripts/demo.sh starts one behind nginx) over
+HTTP only. The storage half: creates a circle and a private dataset, uploads
+a file through the CKAN API, uploads a second one straight to S3 with
+presigned URLs, appends a third with `ckan append-resource`, imports a
+figshare article from the bundled local fixture and makes the dataset
+public. After each step it prints where the file lives and checks it: the
+symlink at CKAN's path, the depot file's sha256, the S3 object's bytes and
+sha256 tag, and an anonymous GET (403 while private, 200 once public)
+(storage_steps.py). The download half (download_checks.py) then fetches it
+all back as a user does, and an operator runs ckan dcor-depot-doctor.
+Every check is numbered; exits 1 if any fails.
 
     python scripts/demo/demo.py --ini .stack/demo/demo.ini \
-        --token-file .stack/demo/admin-token --ckan .venv-.../bin/ckan
+        --token-file .stack/demo/admin-token --ckan .venv-.../bin/ckan \
+        --uwsgi-url http://127.0.0.1:PORT
 """
 from __future__ import annotations
 
 import argparse
 import configparser
 import datetime
-import hashlib
-import http.server
-import io
-import json
 import os
 import pathlib
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
-import xml.sax.saxutils
 from typing import Any, Callable
 
 import boto3
 import requests
 from botocore.config import Config
 
-from ckanext.dcor_depot import naming
-
-HERE = pathlib.Path(__file__).resolve().parent
-FIXTURE = HERE / "figshare-fixture"
-FIGSHARE_DOI = "10.6084/m9.figshare.90000001.v1"
-CHUNK = 4 * 1024**2
-MB = 1e6
+from download_checks import DownloadChecks
+from storage_steps import StorageSteps
 
 
 class Demo:
     """Steps, checks and their tally."""
 
     def __init__(self, ini: pathlib.Path, token: str, ckan: str,
-                 files: pathlib.Path) -> None:
+                 files: pathlib.Path, uwsgi_url: str | None = None) -> None:
         parser = configparser.ConfigParser(interpolation=None,
                                            strict=False)
         parser.read(ini)
         app = parser["app:main"]
         self.ini = ini
+        self.token = token
+        self.uwsgi_url = (uwsgi_url or "").rstrip("/")
         self.ckan = ckan
         self.files = files
         self.site = app["ckan.site_url"].rstrip("/")
@@ -84,7 +78,8 @@ class Demo:
 
     def check(self, ok: bool, what: str) -> bool:
         self.checks += 1
-        print(f"    {'ok' if ok else 'FAIL':<10}{what}", flush=True)
+        print(f"    {'ok' if ok else 'FAIL':<6}{self.checks:>3}. {what}",
+              flush=True)
         if not ok:
             self.failures.append(what)
         return ok
@@ -131,63 +126,12 @@ class Demo:
                 return None
             time.sleep(0.5)
 
-    def resource_done(self, rid: str) -> dict[str, Any] | None:
-        resource = self.action("resource_show", {"id": rid})
-        if resource.get("s3_available") and resource.get("sha256") \
-                and os.path.islink(naming.resource_path(self.storage_path,
-                                                        rid)):
-            return resource
-        return None
-
-    # the checks every file gets
-    def check_resource(self, resource: dict[str, Any], local: pathlib.Path,
-                       depot_below: str, public: bool) -> None:
-        rid = resource["id"]
-        sha256 = file_sha256(local)
-        size = local.stat().st_size
-        self.show("resource", f"{rid}  {resource.get('name')}  "
-                              f"{size / MB:.1f} MB")
-        self.check(resource.get("sha256") == sha256
-                   and resource.get("size") == size,
-                   f"resource fields: sha256 {sha256[:16]}..., size {size}")
-        link = naming.resource_path(self.storage_path, rid)
-        if self.check(os.path.islink(link), f"CKAN's path is a symlink: "
-                                            f"{self.relative(link)}"):
-            target = os.readlink(link)
-            self.show("->", self.relative(target))
-            self.check(target.startswith(depot_below + os.sep),
-                       f"in the depot below {self.relative(depot_below)}")
-            self.check(os.path.isfile(target)
-                       and file_sha256(pathlib.Path(target)) == sha256,
-                       "depot file's sha256 matches the uploaded file")
-        s3_url = resource.get("s3_url") or ""
-        bucket, _, key = s3_url[len(self.endpoint) + 1:].partition("/")
-        self.show("s3", f"s3://{bucket}/{key}")
-        self.check(key == naming.object_key("resource", rid),
-                   "object key follows resource/RES/OUR/CEID")
-        tags = {t["Key"]: t["Value"] for t in self.s3.get_object_tagging(
-            Bucket=bucket, Key=key)["TagSet"]}
-        self.check(tags.get("sha256") == sha256, "object's sha256 tag matches")
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: body.read(CHUNK), b""):
-            digest.update(chunk)
-        self.check(digest.hexdigest() == sha256,
-                   "object's bytes match (downloaded and hashed)")
-        self.check_anonymous(s3_url, public)
-
-    def check_anonymous(self, s3_url: str, public: bool) -> None:
-        status = anonymous_status(s3_url)
-        want = 200 if public else 403
-        self.check(status == want,
-                   f"anonymous GET {s3_url} -> {status} "
-                   f"({'public' if public else 'private'}, want {want})")
-
-    def run_ckan(self, *args: str) -> subprocess.CompletedProcess:
+    def run_ckan(self, *args: str,
+                 tail: int = 4) -> subprocess.CompletedProcess:
         command = [self.ckan, "-c", str(self.ini), *args]
         print(f"    $ ckan {' '.join(args)}", flush=True)
         done = subprocess.run(command, capture_output=True, text=True)
-        for line in done.stdout.strip().splitlines()[-4:]:
+        for line in done.stdout.strip().splitlines()[-tail:]:
             self.show("", line)
         if done.returncode:
             errors = done.stderr.strip().splitlines()
@@ -198,258 +142,34 @@ class Demo:
     def run(self, upload_mb: int, direct_mb: int, append_mb: int) -> int:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y%m%d-%H%M%S")
-        big = demo_file(self.files / "cells-upload.rtdc", upload_mb)
-        direct = demo_file(self.files / "cells-direct.rtdc", direct_mb)
-        extra = demo_file(self.files / "cells-append.rtdc", append_mb)
-        user_depot = os.path.join(self.depots_path, self.users_depot)
+        self.step("the site: nginx in front of uWSGI")
+        front = self.http.get(f"{self.site}/api/3/action/status_show",
+                              timeout=60)
+        self.check(front.status_code == 200 and front.headers.get(
+            "Server", "").startswith("nginx"),
+            f"{self.site} answers through {front.headers.get('Server')}")
+        if self.uwsgi_url:
+            inner = requests.get(f"{self.uwsgi_url}/api/3/action/"
+                                 "status_show", timeout=60)
+            self.check(inner.status_code == 200,
+                       f"uWSGI answers behind it on {self.uwsgi_url}")
 
-        self.step("a circle and a private dataset")
-        circle = self.action("organization_show", {"id": "demo-circle"},
-                             raise_error=False) or self.action(
-            "organization_create", {"name": "demo-circle",
-                                    "title": "Demo circle"})
-        self.show("circle", f"{circle['name']} ({circle['id']})")
-        dataset = self.action("package_create", {
-            "name": f"demo-{stamp}", "title": f"Demo dataset {stamp}",
-            "owner_org": circle["id"], "private": True,
-            "license_id": "cc-by", "notes": "made by scripts/demo.sh"})
-        self.show("dataset", f"{dataset['name']} ({dataset['id']}), "
-                             f"private")
+        dataset, circle = StorageSteps(self, stamp).run(
+            upload_mb, direct_mb, append_mb)
 
-        self.step(f"upload {big.stat().st_size / MB:.0f} MB through "
-                  "resource_create (multipart form, as ckanapi does)")
-        start = time.perf_counter()
-        body = MultipartForm({"package_id": dataset["id"],
-                              "name": big.name}, "upload", big)
-        created = self.action("resource_create", files=body,
-                              headers={"Content-Type": body.content_type})
-        self.show("request", f"{time.perf_counter() - start:.1f} s "
-                             "(the request only stores and enqueues)")
-        resource = self.wait_for("the worker moves and uploads it",
-                                 lambda: self.resource_done(created["id"]))
-        self.show("worker", f"done {time.perf_counter() - start:.1f} s "
-                            "after the upload began")
-        if resource:
-            self.check_resource(resource, big, user_depot, public=False)
-            response = self.http.get(resource["url"], stream=True, timeout=60)
-            digest = hashlib.sha256()
-            for chunk in response.iter_content(CHUNK):
-                digest.update(chunk)
-            self.check(response.status_code == 200
-                       and digest.hexdigest() == resource["sha256"],
-                       "still downloads through CKAN with the same bytes")
+        DownloadChecks(self, dataset, circle, stamp).run()
 
-        self.step(f"upload {direct.stat().st_size / MB:.0f} MB straight to "
-                  "S3 with presigned URLs (resource_upload_s3_urls)")
-        urls = self.action("resource_upload_s3_urls", {
-            "organization_id": circle["id"],
-            "file_size": direct.stat().st_size})
-        self.show("urls", f"{len(urls['upload_urls'])} part(s) of "
-                          f"{urls['part_size'] / MB:.0f} MB")
-        put_presigned(urls, direct)
-        created = self.action("resource_create", {
-            "package_id": dataset["id"], "id": urls["resource_id"],
-            "name": direct.name, "url": direct.name,
-            "url_type": "s3_upload"})
-        resource = self.wait_for("the worker backs it up to the depot",
-                                 lambda: self.resource_done(created["id"]))
-        if resource:
-            self.check_resource(resource, direct, user_depot, public=False)
-
-        self.step("append a file with ckan append-resource")
-        done = self.run_ckan("append-resource", str(extra), dataset["id"])
-        if self.check(done.returncode == 0, "append-resource exits 0"):
-            shown = self.action("package_show", {"id": dataset["id"]})
-            matches = [r for r in shown["resources"]
-                       if r["name"] == extra.name]
-            if self.check(len(matches) == 1, "one resource was appended"):
-                self.check_resource(matches[0], extra, user_depot,
-                                    public=False)
-
-        self.step("import a figshare article from the bundled local fixture")
-        with FigshareFixture(self.figshare_url):
-            done = self.run_ckan("import-figshare", "--doi", FIGSHARE_DOI)
-        if self.check(done.returncode == 0, "import-figshare exits 0"):
-            name = "figshare-90000001-v1"
-            imported = self.action("package_show", {"id": name})
-            self.show("dataset", f"{name}: {imported['state']}, "
-                                 f"{'private' if imported['private'] else 'public'}")
-            figshare_depot = os.path.join(self.depots_path, "figshare")
-            for resource in imported["resources"]:
-                self.check_resource(resource,
-                                    FIXTURE / "files" / resource["name"],
-                                    figshare_depot, public=True)
-
-        self.step("make the dataset public")
-        self.action("package_patch", {"id": dataset["id"],
-                                      "private": False})
-        shown = self.action("package_show", {"id": dataset["id"]})
-        for resource in shown["resources"]:
-            url = resource["s3_url"]
-            self.wait_for(f"{resource['name']} becomes public",
-                          lambda: anonymous_status(url) == 200, timeout=120)
-            self.check_anonymous(url, public=True)
+        self.step("an operator's check: ckan dcor-depot-doctor")
+        done = self.run_ckan("dcor-depot-doctor", "--nginx-conf",
+                             str(self.ini.parent / "deploy" / "nginx.conf"),
+                             tail=20)
+        self.check(done.returncode == 0, "every check of the doctor passes")
 
         print(f"\n{self.checks - len(self.failures)} of {self.checks} "
               f"checks passed", flush=True)
         for failure in self.failures:
             print(f"FAILED: {failure}")
         return 1 if self.failures else 0
-
-
-def anonymous_status(url: str) -> int:
-    with requests.get(url, stream=True, timeout=30) as response:
-        return response.status_code
-
-
-def file_sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def demo_file(path: pathlib.Path, size_mb: int) -> pathlib.Path:
-    """Random bytes, written once and kept for the next run."""
-    size = size_mb * 1_000_000
-    if path.exists() and path.stat().st_size == size:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    with open(partial, "wb") as handle:
-        left = size
-        while left:
-            handle.write(os.urandom(min(left, CHUNK)))
-            left -= min(left, CHUNK)
-    partial.rename(path)
-    return path
-
-
-class FileSlice:
-    """A byte range of a file, read in chunks. No tell(): requests would
-    then fall back to chunked encoding, which S3 refuses (411)."""
-
-    def __init__(self, path: pathlib.Path, offset: int, length: int):
-        self.handle = open(path, "rb")
-        self.handle.seek(offset)
-        self.left = length
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.handle.read(size)
-        self.left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class MultipartForm:
-    """A multipart/form-data body with one file, streamed from disk."""
-
-    def __init__(self, fields: dict[str, str], file_field: str,
-                 path: pathlib.Path):
-        boundary = f"dcor-demo-{os.urandom(8).hex()}"
-        self.content_type = f"multipart/form-data; boundary={boundary}"
-        head = "".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; '
-            f'name="{name}"\r\n\r\n{value}\r\n'
-            for name, value in fields.items())
-        head += (f'--{boundary}\r\nContent-Disposition: form-data; '
-                 f'name="{file_field}"; filename="{path.name}"\r\n'
-                 'Content-Type: application/octet-stream\r\n\r\n')
-        self.parts: list[Any] = [
-            io.BytesIO(head.encode()),
-            FileSlice(path, 0, path.stat().st_size),
-            io.BytesIO(f"\r\n--{boundary}--\r\n".encode())]
-        self.length = len(head.encode()) + path.stat().st_size \
-            + len(f"\r\n--{boundary}--\r\n")
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        while self.parts:
-            data = self.parts[0].read(size if size > 0 else CHUNK)
-            if data:
-                return data
-            self.parts.pop(0).close()
-        return b""
-
-
-def put_presigned(urls: dict[str, Any], path: pathlib.Path) -> None:
-    """What a DCOR client does with the presigned URLs, in plain HTTP."""
-    size = path.stat().st_size
-    if urls["complete_url"] is None:
-        response = requests.put(urls["upload_urls"][0],
-                                data=FileSlice(path, 0, size), timeout=600)
-        response.raise_for_status()
-        return
-    parts = []
-    part_size = urls["part_size"]
-    for number, url in enumerate(urls["upload_urls"], start=1):
-        offset = (number - 1) * part_size
-        response = requests.put(url, data=FileSlice(
-            path, offset, min(part_size, size - offset)), timeout=600)
-        response.raise_for_status()
-        parts.append((number, response.headers["ETag"]))
-    body = "<CompleteMultipartUpload>" + "".join(
-        f"<Part><PartNumber>{number}</PartNumber><ETag>"
-        f"{xml.sax.saxutils.escape(etag)}</ETag></Part>"
-        for number, etag in parts) + "</CompleteMultipartUpload>"
-    response = requests.post(urls["complete_url"], data=body, timeout=600)
-    response.raise_for_status()
-
-
-class FigshareFixture:
-    """Serves the bundled article in figshare's API v2 shape at `url`."""
-
-    def __init__(self, url: str):
-        parsed = urllib.parse.urlsplit(url)
-        base = url.rstrip("/")
-        routes: dict[str, tuple[str, bytes]] = {}
-        for article_file in FIXTURE.glob("article-*.json"):
-            text = article_file.read_text().replace("{base}", base)
-            article = json.loads(text)
-            routes[f"{parsed.path.rstrip('/')}/articles/{article['id']}"
-                   f"/versions/{article['version']}"] = (
-                "application/json", text.encode())
-            for item in article["files"]:
-                routes[urllib.parse.urlsplit(item["download_url"]).path] = (
-                    "application/octet-stream",
-                    (FIXTURE / "files" / item["name"]).read_bytes())
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path not in routes:
-                    self.send_error(404)
-                    return
-                kind, data = routes[self.path]
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(
-            (parsed.hostname, parsed.port), Handler)
-
-    def __enter__(self) -> "FigshareFixture":
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -460,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=pathlib.Path,
                         help="where the demo's files are kept "
                              "(default: next to the ini)")
+    parser.add_argument("--uwsgi-url",
+                        help="uWSGI's own socket behind nginx, to show the "
+                             "X-Accel-Redirect hand-over")
     parser.add_argument("--upload-mb", type=int, default=300)
     parser.add_argument("--direct-mb", type=int, default=100)
     parser.add_argument("--append-mb", type=int, default=20)
@@ -477,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--ini {args.ini}: no such file")
     try:
         demo = Demo(args.ini, token, args.ckan,
-                    args.files or args.ini.parent / "files")
+                    args.files or args.ini.parent / "files", args.uwsgi_url)
     except KeyError as exc:
         parser.error(f"--ini {args.ini}: no [app:main] setting {exc}")
     return demo.run(args.upload_mb, args.direct_mb, args.append_mb)

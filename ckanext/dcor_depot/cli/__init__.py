@@ -6,6 +6,7 @@ import click
 
 def get_commands() -> list[click.Command]:
     from . import depot, figshare, maintenance, migrate, visibility
+    from . import doctor
 
     return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
-            *figshare.COMMANDS, *visibility.COMMANDS]
+            *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS]

@@ -94,7 +94,10 @@ class DepotProvider:
         if accel:
             # nginx sends the file (following the symlink) and answers Range
             relative = os.path.relpath(path, dcor_config.storage_path())
-            response = flask.Response(status=200)
+            # nginx keeps this type; Flask's default (text/html) would be
+            # gzipped by nginx, which then drops Range support
+            response = flask.Response(status=200,
+                                      mimetype="application/octet-stream")
             response.headers["X-Accel-Redirect"] = accel + urllib.parse.quote(
                 relative)
             response.headers["Content-Disposition"] = \

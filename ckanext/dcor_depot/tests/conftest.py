@@ -263,3 +263,42 @@ def live_site(worker_ini, tmp_path):
         site.terminate()
         site.wait(30)
         log.close()
+
+
+# The reference deployment (deploy/: nginx -> uWSGI -> CKAN, RQ workers as
+# the systemd unit runs them), on free loopback ports; see
+# tests/deployment.py. Every site a test starts is stopped after it, and
+# the logs of a failing test's sites are attached to its report.
+@pytest.fixture
+def deployment(worker_ini, tmp_path):
+    """A factory: deployment(processes=2, threads=4, workers=1,
+    settings={...}) starts a site serving this test's worker_ini plus
+    `settings` (any key, e.g. ckan.cache_expires, ckan.redis.url,
+    dcor_object_store.endpoint_url) and returns it (url, uwsgi_url, ini,
+    nginx_conf, cache_dir, logs, start_workers(n), stop_workers())."""
+    from . import deployment as reference
+
+    def start(processes=2, threads=4, workers=1, settings=None):
+        site = reference.start(worker_ini, tmp_path / f"site-{len(sites)}",
+                               processes=processes, threads=threads,
+                               workers=workers, settings=settings)
+        sites.append(site)
+        return site
+
+    sites = start.sites = []
+    yield start
+    for site in sites:
+        site.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    factory = getattr(item, "funcargs", {}).get("deployment")
+    if report.failed and factory is not None:
+        for number, site in enumerate(factory.sites):
+            for name, text in site.log_tails().items():
+                if text:
+                    report.sections.append(
+                        (f"deployment {number}: {name} log", text))
