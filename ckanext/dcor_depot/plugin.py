@@ -5,6 +5,7 @@ from __future__ import annotations
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
+from . import ckan_storage
 from . import config as dcor_config
 from . import events
 from .cli import get_commands
@@ -14,7 +15,7 @@ from .downloads import providers, views as download_views
 from .logic import action, auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
-from .storage.ckan_uploader import DepotResourceUpload
+from .storage.ckan_uploader import resource_uploader
 
 
 @tk.blanket.config_declarations
@@ -36,6 +37,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     # IConfigurable
     def configure(self, config):
         dcor_config.check_config(config)
+        ckan_storage.check_config(config)
         providers.check_configured()
 
     # IConfigurer
@@ -44,7 +46,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     # IUploader
     def get_resource_uploader(self, data_dict):
-        return DepotResourceUpload(data_dict)
+        return resource_uploader(data_dict)
 
     # IResourceController
     def before_resource_create(self, context, resource):
