@@ -138,12 +138,28 @@ def pytest_fixture_setup(fixturedef, request):
         upgrade_depot_tables()
 
 
+def pytest_runtestloop(session):
+    """Runs after CKAN's own, which unloads every plugin: dcor_depot is
+    loaded once for the tests, and CKAN's snapshot of the configuration
+    (restored before each test) is taken again with it loaded, so that
+    a test that changes no plugins does not set CKAN up again (that
+    doubled the run's time)."""
+    if not _with_plugin(session.config):
+        return
+    from ckan.common import config
+    from ckan.tests.pytest_ckan import ckan_setup
+
+    if not p.plugin_loaded(PLUGIN):
+        p.load(PLUGIN)
+    ckan_setup._config = config.copy()
+
+
 @pytest.fixture(autouse=True)
 def _dcor_depot_loaded(request, ckan_config, monkeypatch):
-    """dcor_depot in `ckan.plugins` for every test, loaded (by CKAN's
-    with_plugins where the test uses it)."""
+    """dcor_depot in `ckan.plugins` for every test (so that CKAN's
+    with_plugins, where a test uses it, loads it along), and loaded
+    again where the last test's with_plugins unloaded it."""
     if not _with_plugin(request.config):
-        yield
         return
     plugins = ckan_config.get("ckan.plugins") or []
     if isinstance(plugins, str):
@@ -152,14 +168,9 @@ def _dcor_depot_loaded(request, ckan_config, monkeypatch):
         monkeypatch.setitem(ckan_config, "ckan.plugins", [*plugins, PLUGIN])
     if _depot_tables_missing():
         upgrade_depot_tables()
-    if "with_plugins" in request.fixturenames:
-        yield
-        return
-    p.load_all()
-    try:
-        yield
-    finally:
-        p.unload_all()
+    if "with_plugins" not in request.fixturenames and \
+            not p.plugin_loaded(PLUGIN):
+        p.load(PLUGIN)
 
 
 @pytest.hookimpl(hookwrapper=True)
