@@ -27,7 +27,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import naming
-from ..storage import s3
+from ..storage import ckan_uploader, s3
 from ..workflows import direct_upload, records
 
 SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32")
@@ -61,6 +61,8 @@ def _keep_site_fields(resource: dict[str, Any], stored: model.Resource
         kept["size"] = stored.size
     for field, value in kept.items():
         if field in resource and not _same(resource[field], value):
+            if field == "url_type":  # CKAN's form after "Remove", "Link"
+                _refuse(ckan_uploader.not_removable(stored.id))
             _refuse(f"{field} of resource {stored.id} is set by the site "
                     f"and cannot be changed")
         if value is not None:

@@ -52,6 +52,16 @@ def _refuse(message: str) -> None:
     raise tk.ValidationError({"upload": [message]})
 
 
+def not_replaceable(resource_id: str) -> str:
+    return (f"the file of resource {resource_id} cannot be replaced; "
+            "upload it as a new resource")
+
+
+def not_removable(resource_id: str) -> str:
+    return (f"the file of resource {resource_id} cannot be removed or "
+            "turned into a link; delete the resource instead")
+
+
 class _DepotGuards:
     """What both uploaders check; `self.filename` is set by CKAN when a
     file comes with the request, `self.clear` when it asks to drop it."""
@@ -65,11 +75,8 @@ class _DepotGuards:
         # our chained action: a stored resource's file stays as it is
         if _stored_url_type(resource.get("id")) is None:
             return
-        if new_file:
-            _refuse(f"the file of resource {resource['id']} cannot be "
-                    "replaced; upload it as a new resource")
-        _refuse(f"the file of resource {resource['id']} cannot be removed "
-                "or turned into a link; delete the resource instead")
+        _refuse(not_replaceable(resource["id"]) if new_file
+                else not_removable(resource["id"]))
 
     def _checked_path(self, path: str, resource_id: str) -> str:
         """`path` (CKAN's file of the resource), refused if it is a
@@ -83,8 +90,7 @@ class _DepotGuards:
 
     def _refuse_existing(self, path: str, resource_id: str) -> None:
         if getattr(self, "filename", None) and os.path.lexists(path):
-            _refuse(f"the file of resource {resource_id} cannot be "
-                    "replaced; upload it as a new resource")
+            _refuse(not_replaceable(resource_id))
 
 
 class DepotResourceUpload(_DepotGuards, ResourceUpload):
