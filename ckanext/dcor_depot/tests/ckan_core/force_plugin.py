@@ -3,9 +3,11 @@ loaded (scripts/test-ckan-core.sh passes it with `-p`; the project's own
 suite never loads it).
 
 - CKAN's pytest plugin unloads every plugin before the tests run and loads
-  only what a test's `ckan.plugins` names; here `dcor_depot` is added to
-  that option for every test and loaded, and each test checks, right
-  before it runs, that it is loaded.
+  only what a test's `ckan.plugins` names (`with_plugins`); here
+  `dcor_depot` is loaded before the first test, added to that option of
+  every test (so `with_plugins` loads it along) and loaded again after a
+  test whose `with_plugins` unloaded it. Each test checks, right before it
+  runs, that it is loaded.
 - CKAN's reset of the database drops this extension's tables; they are
   made again after every reset.
 - Where no Solr answers at `solr_url`, the tests that clean the search
