@@ -53,6 +53,8 @@ INI="$RUN_DIR/ckan-core.ini"
         "WTF_CSRF_ENABLED = false" "SESSION_COOKIE_DOMAIN = test.ckan.net" ;;
     *) echo "ckan.storage_path = $RUN_DIR/storage" ;;
   esac
+  # CKAN 2.11 reads logging from the first file of the chain only
+  sed -n '/^\[loggers\]/,$p' "$TEST_INI"
 } > "$INI"
 
 cd "$REPO"
