@@ -85,8 +85,10 @@ def check_config(cfg: Mapping[str, Any]) -> None:
               "must be true: dcor_depot leaves a symlink into the depot at "
               "CKAN's path of every resource file", False)
     if cfg.get(STORAGE_PATH):
-        log.info("resource files are in CKAN's resource storage %r at %s, "
-                 "not below %s", settings.name, settings.path, STORAGE_PATH)
+        # CKAN's choice too, but an operator may expect the other one
+        log.warning("resource files are written to CKAN's resource storage "
+                    "%r at %s, not below %s", settings.name, settings.path,
+                    STORAGE_PATH)
 
 
 def _fail(key: str, problem: str, value: Any) -> None:
