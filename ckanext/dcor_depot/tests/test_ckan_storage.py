@@ -115,6 +115,11 @@ def test_resource_files_live_in_the_configured_storage(
                          headers={"Authorization": token}, timeout=60)
     fields = shown.json()["result"]
     assert fields["s3_available"] and fields["sha256"] == file_sha256_of(data)
+    if SETUPS[setup] == "resources":
+        # both are set: the site says where the files go
+        log = (tmp_path / "site.log").read_text()
+        assert f"resource files are written to CKAN's resource storage " \
+            f"'resources' at {storage}, not below ckan.storage_path" in log
     # CKAN's download route still gives the bytes
     download = requests.get(
         f"{site}/dataset/{dataset['id']}/resource/{resource['id']}/download",
