@@ -41,6 +41,7 @@ DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
 DOWNLOAD_LIST_MAX_BYTES = "ckanext.dcor_depot.download_list_max_bytes"
+STORAGE_PATH = "ckan.storage_path"
 
 
 
@@ -166,7 +167,7 @@ def s3_max_attempts() -> int:
 # Block storage
 
 def storage_path() -> str:
-    return tk.config.get("ckan.storage_path") or ""
+    return tk.config.get(STORAGE_PATH) or ""
 
 
 def depots_path() -> str:
@@ -212,7 +213,9 @@ def download_providers() -> list[str]:
 
 
 def download_accel_redirect() -> str:
-    """nginx's internal location of ckan.storage_path, or empty."""
+    """nginx's internal location of the folder that holds CKAN's resource
+    files (ckan.storage_path, or the parent of CKAN 2.12's resource storage),
+    or empty."""
     return tk.config.get(DOWNLOAD_ACCEL_REDIRECT) or ""
 
 

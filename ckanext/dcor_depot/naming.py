@@ -28,9 +28,17 @@ def check_resource_id(rid: str) -> str:
 
 
 def resource_path(storage_path: str, rid: str) -> str:
-    """Where CKAN expects the file of an uploaded resource."""
+    """Where CKAN expects the file of an uploaded resource, below
+    ckan.storage_path."""
+    return resource_file(os.path.join(storage_path, "resources"), rid)
+
+
+def resource_file(resource_files_dir: str, rid: str) -> str:
+    """Where CKAN expects the file of an uploaded resource in the folder
+    of its resource files (`storage_path/resources`, or the path of CKAN
+    2.12's resource storage)."""
     check_resource_id(rid)
-    return os.path.join(storage_path, "resources", rid[:3], rid[3:6], rid[6:])
+    return os.path.join(resource_files_dir, rid[:3], rid[3:6], rid[6:])
 
 
 # Unicode categories that never stay in a name: controls (C0 and C1, so

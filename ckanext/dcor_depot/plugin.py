@@ -5,6 +5,7 @@ from __future__ import annotations
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
+from . import ckan_storage
 from . import config as dcor_config
 from . import events
 from .access_requests import helpers as access_request_helpers
@@ -19,7 +20,7 @@ from .logic import access_requests_auth
 from .logic import action, auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
-from .storage.ckan_uploader import DepotResourceUpload
+from .storage.ckan_uploader import resource_uploader
 
 
 @tk.blanket.config_declarations
@@ -46,6 +47,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     # IConfigurable
     def configure(self, config):
         dcor_config.check_config(config)
+        ckan_storage.check_config(config)
         providers.check_configured()
 
     # IConfigurer
@@ -54,7 +56,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     # IUploader
     def get_resource_uploader(self, data_dict):
-        return DepotResourceUpload(data_dict)
+        return resource_uploader(data_dict)
 
     # IResourceController
     def before_resource_create(self, context, resource):

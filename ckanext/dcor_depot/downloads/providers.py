@@ -21,6 +21,7 @@ import flask
 import ckan.plugins as p
 from ckan.exceptions import CkanConfigurationException
 
+from .. import ckan_storage
 from .. import config as dcor_config
 from .. import naming, resource_state
 from ..interfaces import DownloadProvider, IDownloadProvider
@@ -93,7 +94,8 @@ class DepotProvider:
         accel = dcor_config.download_accel_redirect()
         if accel:
             # nginx sends the file (following the symlink) and answers Range
-            relative = os.path.relpath(path, dcor_config.storage_path())
+            relative = os.path.relpath(path, os.path.dirname(
+                ckan_storage.resource_files_dir()))
             # nginx keeps this type; Flask's default (text/html) would be
             # gzipped by nginx, which then drops Range support
             response = flask.Response(status=200,

@@ -27,8 +27,8 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import naming
-from ..storage import s3
-from ..workflows import direct_upload
+from ..storage import ckan_uploader, s3
+from ..workflows import direct_upload, records
 
 SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32")
 STORED_URL_TYPES = ("upload", direct_upload.S3_UPLOAD)
@@ -61,6 +61,8 @@ def _keep_site_fields(resource: dict[str, Any], stored: model.Resource
         kept["size"] = stored.size
     for field, value in kept.items():
         if field in resource and not _same(resource[field], value):
+            if field == "url_type":  # CKAN's form after "Remove", "Link"
+                _refuse(ckan_uploader.not_removable(stored.id))
             _refuse(f"{field} of resource {stored.id} is set by the site "
                     f"and cannot be changed")
         if value is not None:
@@ -80,7 +82,7 @@ def _refuse_taken_id(rid: str, owner_org: str | None,
                      direct_upload_claim: bool) -> None:
     if model.Session.get(model.Resource, rid) is not None:
         _refuse(f"resource id {rid} is already used")
-    if os.path.lexists(naming.resource_path(dcor_config.storage_path(), rid)):
+    if os.path.lexists(records.ckan_path(rid)):
         _refuse(f"resource id {rid} has a file left at CKAN's path")
     if direct_upload_claim or not (dcor_config.s3_enabled() and owner_org):
         return  # a direct upload's object is checked on acceptance

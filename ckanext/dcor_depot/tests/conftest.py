@@ -22,6 +22,7 @@ from botocore.config import Config
 import ckan.plugins.toolkit as tk
 
 from ckanext.dcor_depot.dev import no_solr
+from ckanext.dcor_depot.tests.helpers import upgrade_depot_tables
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 
@@ -58,19 +59,9 @@ def s3_settings() -> dict[str, str]:
 
 @pytest.fixture
 def clean_db(reset_db):
-    """CKAN's clean database plus this extension's own tables: a reset
-    drops every table, and only core migrations run again. (CKAN's
-    migrate_db_for needs the plugin loaded, which with_plugins does only
-    after this fixture.)"""
-    import alembic.command
-    import alembic.config
-
+    """CKAN's clean database plus this extension's own tables."""
     reset_db()
-    settings = alembic.config.Config(str(
-        REPO / "ckanext" / "dcor_depot" / "migration" / "dcor_depot" /
-        "alembic.ini"))
-    settings.set_main_option("sqlalchemy.url", tk.config["sqlalchemy.url"])
-    alembic.command.upgrade(settings, "head")
+    upgrade_depot_tables()
 
 
 @pytest.fixture

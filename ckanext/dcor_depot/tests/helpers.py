@@ -10,7 +10,24 @@ import xml.sax.saxutils
 
 import requests
 
+import ckan.plugins.toolkit as tk
 from ckan.tests import factories
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                          "migration", "dcor_depot", "alembic.ini")
+
+
+def upgrade_depot_tables() -> None:
+    """This extension's own tables (its Alembic migrations). CKAN's reset
+    of the test database drops every table and runs only core migrations;
+    CKAN's migrate_db_for needs the plugin loaded, which with_plugins does
+    only after the reset."""
+    import alembic.command
+    import alembic.config
+
+    settings = alembic.config.Config(MIGRATIONS)
+    settings.set_main_option("sqlalchemy.url", tk.config["sqlalchemy.url"])
+    alembic.command.upgrade(settings, "head")
 
 
 def make_circle_and_user(private=True, state="active"):

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import ckan.plugins.toolkit as tk
 
+from .. import ckan_storage
 from .. import config as dcor_config
 from .. import naming
 from ..storage import depot
@@ -61,7 +62,9 @@ def check_append_input(path: str, dataset_id: str,
         for key, folder in ((dcor_config.DEPOTS_PATH,
                              dcor_config.depots_path()),
                             ("ckan.storage_path",
-                             dcor_config.storage_path())):
+                             dcor_config.storage_path()),
+                            ("CKAN's resource storage",
+                             ckan_storage.resource_files_dir())):
             if folder and _inside(folder, path):
                 raise BadInput(f"refusing --delete-source for {path}: it "
                                f"lies inside {key} ({folder})")

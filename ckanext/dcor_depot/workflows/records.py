@@ -11,6 +11,7 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
+from .. import ckan_storage
 from .. import config as dcor_config
 from .. import naming, resource_state
 
@@ -35,7 +36,8 @@ def show_dataset(dataset_id: str) -> dict[str, Any]:
 def ckan_path(resource_id: str) -> str:
     """Where CKAN expects the file of a resource (ValueError for an id
     that is not a canonical UUID)."""
-    return naming.resource_path(dcor_config.storage_path(), resource_id)
+    return naming.resource_file(ckan_storage.resource_files_dir(),
+                                resource_id)
 
 
 def local_facts(resource_id: str) -> resource_state.LocalFacts:

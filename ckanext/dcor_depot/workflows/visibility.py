@@ -19,6 +19,7 @@ from ckan import model
 from .. import config as dcor_config
 from .. import naming, resource_state
 from ..storage import locks, s3
+from . import records
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ def remove_ckan_symlink(resource_id: str,
     resource with the same id cannot adopt its file. A regular file there
     (not moved to the depot yet) is the only copy and stays."""
     try:
-        path = naming.resource_path(dcor_config.storage_path(), resource_id)
+        path = records.ckan_path(resource_id)
     except ValueError as exc:
         bad(resource_id, str(exc))
         return False
