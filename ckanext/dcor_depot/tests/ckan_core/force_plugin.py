@@ -15,8 +15,9 @@ suite never loads it).
   Solr) are deselected and package indexing is switched off, as in the
   project's own conftest.
 - `known_differences.txt` lists the tests that fail on purpose (a policy
-  of the depot, see README "On purpose different from CKAN"; expected to
-  fail, strictly, so a listed test that passes fails the run), those that
+  of the depot, see doc/concepts.rst, "On purpose different from CKAN";
+  expected to fail, strictly, so a listed test that passes fails the
+  run), those that
   need Solr without a fixture that says so (deselected where no Solr
   answers), and those that fail until a fix of another branch is merged
   (expected to fail, not strictly).
