@@ -21,6 +21,7 @@ from .logic import action, auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
 from .logic import storage_usage, storage_usage_auth
+from .metrics import views as metrics_views
 from .storage.ckan_uploader import resource_uploader
 
 
@@ -37,7 +38,8 @@ from .storage.ckan_uploader import resource_uploader
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
                        download_list_views.blueprints() +
                        access_request_views.blueprints() +
-                       doctor_views.blueprints())
+                       doctor_views.blueprints() +
+                       metrics_views.blueprints())
 @tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
                              **access_request_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
