@@ -9,7 +9,8 @@ from typing import Iterator
 import sqlalchemy as sa
 from ckan import model
 from ckan.lib import jobs as ckan_jobs
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, Metric)
 from rq.job import Job
@@ -153,8 +154,11 @@ def _storage() -> Iterator[Metric]:
     yield from (used, files, quota, reserved, in_flight)
 
 
-def exposition() -> bytes:
-    """The text format of every series, as prometheus_client writes it."""
+def exposition(accept: str | None) -> tuple[bytes, str]:
+    """Every series in the format the scraper accepts (Prometheus' text
+    format, or OpenMetrics if asked), as prometheus_client writes it, and
+    its content type."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DepotCollector())
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

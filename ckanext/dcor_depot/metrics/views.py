@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import flask
 from ckan.common import current_user
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import config as dcor_config
 from . import collect, rules
@@ -19,9 +18,13 @@ def metrics():
             "the metrics need the metrics token or a sysadmin\n", status=403,
             mimetype="text/plain")
     else:
-        response = flask.Response(collect.exposition(),
-                                  mimetype=CONTENT_TYPE_LATEST)
-    # circles' names and sizes: never in a shared cache
+        body, content_type = collect.exposition(
+            flask.request.headers.get("Accept"))
+        response = flask.Response(body, headers={
+            "Content-Type": content_type})
+    # circles' names and sizes: never in a shared cache (and CKAN's own
+    # caching headers stay off this response)
+    flask.request.environ["__no_cache__"] = True
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
