@@ -91,10 +91,11 @@ def _queues() -> Iterator[Metric]:
         labels=["queue"])
     now = datetime.datetime.now(datetime.timezone.utc)
     names = {dcor_config.jobs_queue()} | {
-        q.name for q in ckan_jobs.get_all_queues()}
+        ckan_jobs.remove_queue_name_prefix(q.name)
+        for q in ckan_jobs.get_all_queues()}
     for name in sorted(names):
         queue = ckan_jobs.get_queue(name)
-        label = [ckan_jobs.remove_queue_name_prefix(queue.name)]
+        label = [name]
         depth.add_metric(label, queue.count)
         failed.add_metric(label, queue.failed_job_registry.count)
         age = 0.0

@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+import ckan.plugins.toolkit as tk
 from ckan.tests import factories
 
 from ..helpers import make_circle_and_user, upload_resource
@@ -56,8 +57,11 @@ def test_series_follow_the_jobs_and_the_queue(app, run_worker):
     before = samples(scrape(app).body)
     upload_resource(app, token, dataset["id"], b"m" * 2500)
     queued = samples(scrape(app).body)
-    assert value(queued, "dcor_depot_queue_jobs", queue="dcor-depot") >= 1 \
-        or any(name == "dcor_depot_queue_jobs" and v >= 1
+    queues = {dict(labels)["queue"] for name, labels in queued
+              if name == "dcor_depot_queue_jobs"}
+    assert tk.config.get("ckanext.dcor_depot.jobs_queue") in queues
+    assert not any(":" in queue for queue in queues)  # no key prefix
+    assert any(name == "dcor_depot_queue_jobs" and v >= 1
                for (name, _), v in queued.items())
     assert any(name == "dcor_depot_oldest_job_age_seconds" and v > 0
                for (name, _), v in queued.items())
