@@ -44,6 +44,8 @@ def site_storage_show(context, data_dict) -> dict[str, Any]:
 
     Who may call it: sysadmins.
 
+    Takes no parameters.
+
     :returns: ``{"circles": [the figures of circle_storage_show, with
         "id", "name", "state"], "totals": {"used_bytes",
         "reserved_bytes", "datasets", "resources", "by_artifact"},
