@@ -104,3 +104,11 @@ bucket_reconciled_table = sa.Table(
     sa.Column("reconciled_at", sa.DateTime, nullable=False),
     sa.Column("drift_bytes", sa.BigInteger, nullable=False),
 )
+
+circle_quota_table = sa.Table(
+    "dcor_depot_circle_quota", metadata,
+    sa.Column("organization_id", sa.UnicodeText, primary_key=True),
+    sa.Column("quota_bytes", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.UnicodeText),
+)

@@ -9,16 +9,11 @@ from ckan import model
 
 from .. import config as dcor_config
 from ..storage import s3
-from . import reservations, rules, store
+from . import quota, reservations, rules, store
 
 
 def _iso(moment: datetime.datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z" if moment else None
-
-
-def quota_bytes(organization_id: str) -> int:
-    """A circle's quota; 0: none."""
-    return dcor_config.circle_quota_bytes()
 
 
 def circle_figures(organization_id: str) -> dict:
@@ -29,7 +24,8 @@ def circle_figures(organization_id: str) -> dict:
         organization_id, (0, 0))
     reserved = reservations.reserved_by_circle().get(organization_id, (0, 0))
     return rules.figures(
-        used, quota_bytes(organization_id), reserved, datasets, resources,
+        used, quota.quota_bytes(organization_id), reserved, datasets,
+        resources,
         store.largest_datasets(bucket), as_of,
         _iso(store.reconciled_at(bucket).get(bucket)))
 
@@ -46,11 +42,13 @@ def site_figures() -> dict:
     counts = store.dataset_counts()
     reserved = reservations.reserved_by_circle()
     reconciled = store.reconciled_at()
+    own_quotas = quota.quotas()
+    default_quota = dcor_config.circle_quota_bytes()
     entries = []
     for circle in circles():
         bucket = s3.bucket_for_circle(circle.id)
         entry = rules.figures(
-            used.get(bucket, {}), quota_bytes(circle.id),
+            used.get(bucket, {}), own_quotas.get(circle.id, default_quota),
             reserved.get(circle.id, (0, 0)),
             *counts.get(circle.id, (0, 0)), store.largest_datasets(bucket),
             as_of, _iso(reconciled.get(bucket)))

@@ -121,3 +121,10 @@ def site_totals(circles: Iterable[dict]) -> dict:
             totals["by_artifact"][artifact]["bytes"] += entry["bytes"]
             totals["by_artifact"][artifact]["files"] += entry["files"]
     return totals
+
+
+def refusal(circle_name: str, held: int, quota: int, size: int) -> str:
+    """The one line that refuses bytes a circle has no room for."""
+    return (f"not accepted: circle {circle_name} holds {human_bytes(held)} "
+            f"of its {human_bytes(quota)} quota, and this file has "
+            f"{human_bytes(size)}")

@@ -23,6 +23,12 @@ def site_storage_show(context, data_dict):
     return {"success": False, "msg": "only sysadmins see the site's storage"}
 
 
+def circle_quota_update(context, data_dict):
+    """Sysadmins only."""
+    return {"success": False, "msg": "only sysadmins set quotas"}
+
+
 def auth_functions() -> dict:
     return {"circle_storage_show": circle_storage_show,
-            "site_storage_show": site_storage_show}
+            "site_storage_show": site_storage_show,
+            "circle_quota_update": circle_quota_update}

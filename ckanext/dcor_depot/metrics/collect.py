@@ -16,7 +16,8 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
 from rq.job import Job
 
 from .. import config as dcor_config
-from ..accounting import figures, reservations, rules as accounting_rules
+from ..accounting import figures, quota, reservations
+from ..accounting import rules as accounting_rules
 from ..accounting import store as accounting
 from ..resource_state import Step
 from ..storage import s3
@@ -131,9 +132,9 @@ def _storage() -> Iterator[Metric]:
     files = GaugeMetricFamily(P + "circle_files",
                               "Objects a circle's bucket holds, by artifact",
                               labels=["circle", "artifact"])
-    quota = GaugeMetricFamily(P + "circle_quota_bytes",
-                              "A circle's quota in bytes (0: none)",
-                              labels=["circle"])
+    quota_family = GaugeMetricFamily(P + "circle_quota_bytes",
+                                     "A circle's quota in bytes (0: none)",
+                                     labels=["circle"])
     reserved = GaugeMetricFamily(
         P + "circle_reserved_bytes",
         "Bytes of direct uploads issued to a circle, not yet accepted",
@@ -143,16 +144,19 @@ def _storage() -> Iterator[Metric]:
         "Direct uploads issued whose URLs are valid, not yet accepted")
     by_bucket = accounting.used_by_artifact()
     held = reservations.reserved_by_circle()
+    own_quotas = quota.quotas()
+    default_quota = dcor_config.circle_quota_bytes()
     for circle in figures.circles():
         per_artifact = by_bucket.get(s3.bucket_for_circle(circle.id), {})
         for artifact in accounting_rules.ARTIFACTS:
             size, count = per_artifact.get(artifact, (0, 0))
             used.add_metric([circle.name, artifact], size)
             files.add_metric([circle.name, artifact], count)
-        quota.add_metric([circle.name], figures.quota_bytes(circle.id))
+        quota_family.add_metric([circle.name],
+                                own_quotas.get(circle.id, default_quota))
         reserved.add_metric([circle.name], held.get(circle.id, (0, 0))[0])
     in_flight.add_metric([], sum(n for _, n in held.values()))
-    yield from (used, files, quota, reserved, in_flight)
+    yield from (used, files, quota_family, reserved, in_flight)
 
 
 def exposition(accept: str | None) -> tuple[bytes, str]:

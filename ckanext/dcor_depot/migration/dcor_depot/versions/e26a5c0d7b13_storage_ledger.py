@@ -4,7 +4,8 @@ One row per object of ours (resource, condensed, preview, staging) with
 its size, written by the jobs as they store or remove objects, and
 corrected by `ckan dcor-depot-usage --reconcile` from the bucket listing.
 A circle's figures are sums over its bucket's rows. One row per bucket
-records when it was last reconciled and the drift found then.
+records when it was last reconciled and the drift found then; one row per
+circle whose quota a sysadmin set holds that quota (circle_quota_update).
 
 Revision ID: e26a5c0d7b13
 Revises: b5d83e1f4a27
@@ -37,8 +38,16 @@ def upgrade():
         sa.Column("reconciled_at", sa.DateTime, nullable=False),
         sa.Column("drift_bytes", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "dcor_depot_circle_quota",
+        sa.Column("organization_id", sa.UnicodeText, primary_key=True),
+        sa.Column("quota_bytes", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("updated_by", sa.UnicodeText),
+    )
 
 
 def downgrade():
+    op.drop_table("dcor_depot_circle_quota")
     op.drop_table("dcor_depot_bucket_reconciled")
     op.drop_table("dcor_depot_stored_object")
