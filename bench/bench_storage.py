@@ -3,7 +3,9 @@ grows: `circle_storage_show` of a circle of 10,000 resources and a
 `/metrics` scrape, at 10,000 and at 100,000 resources on the site, against
 baselines measured in the same run on the same site: CKAN's own
 `organization_show` of the same circle (without datasets) and
-`status_show`.
+`status_show`; and what the quota check adds to `resource_upload_s3_urls`
+(the same request for a circle with a quota and for one without, whose
+check is skipped).
 
 One CKAN site (dcor_depot and dcor_depot_dev_no_solr, as there is no
 Solr). The rows are what the site would hold: datasets of 10 resources
@@ -102,6 +104,16 @@ def add_rows(engine, org: dict, bucket: str, resources: int) -> None:
             "datasets": resources // FILES_PER_DATASET,
             "files": FILES_PER_DATASET, "org": org["id"], "bucket": bucket})
         connection.execute(sa.text("ANALYZE"))
+
+
+def _remove_buckets(names: list[str]) -> None:
+    """The buckets the URL requests made (empty: nothing was uploaded)."""
+    client = benchdb.s3_client()
+    for name in names:
+        try:
+            client.delete_bucket(Bucket=name)
+        except Exception:  # never made, or not empty: left for the owner
+            pass
 
 
 def percentiles(times: list[float]) -> dict:
@@ -218,6 +230,24 @@ def main() -> None:
                          "scrape": scrape, "status_show": status_show},
                         args.requests, args.warmup)
 
+        # the quota check: circle 0 has a quota (its 10,000 resources
+        # take 15 GB of it), circle 1 none; neither upload is made, and
+        # the issued records are flushed with the Redis db at the end
+        site.action("circle_quota_update", {"id": circles[0]["id"],
+                                            "quota_bytes": 10**15})
+        site.action("circle_quota_update", {"id": circles[1]["id"],
+                                            "quota_bytes": 0})
+
+        def urls_for(circle):
+            return lambda: timed(
+                site.session, "POST",
+                f"{site.url}/api/3/action/resource_upload_s3_urls",
+                json={"organization_id": circle["id"], "file_size": 1000})
+        print("resource_upload_s3_urls with and without a quota", flush=True)
+        quota_check = measure({"with_quota": urls_for(circles[0]),
+                               "without_quota": urls_for(circles[1])},
+                              args.requests, args.warmup)
+
         per_circle = (LARGE - SMALL) // OTHER_CIRCLES
         started = time.perf_counter()
         for circle, name in zip(circles[1:], buckets[1:]):
@@ -231,10 +261,14 @@ def main() -> None:
     finally:
         site.stop()
         store.flushdb()
+        _remove_buckets(buckets if "buckets" in locals() else [])
         engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 
-    results = {"small": small, "large": large, "ratios": {
+    added_ms = quota_check["with_quota"]["p50_ms"] - \
+        quota_check["without_quota"]["p50_ms"]
+    results = {"small": small, "large": large, "quota_check": quota_check,
+               "quota_check_added_ms": added_ms, "ratios": {
         "show_to_organization_show_at_10k":
             small["show"]["p50_ms"] / small["organization_show"]["p50_ms"],
         "scrape_to_status_show_at_100k":
@@ -253,6 +287,10 @@ def main() -> None:
         for name, label in labels.items():
             print(f"{label:<42} {measured[name]['p50_ms']:8.1f} "
                   f"{measured[name]['p95_ms']:8.1f}")
+    print(f"\nresource_upload_s3_urls p50: with a quota "
+          f"{quota_check['with_quota']['p50_ms']:.1f} ms, without "
+          f"{quota_check['without_quota']['p50_ms']:.1f} ms: the check adds "
+          f"{added_ms:.1f} ms (target < 5 ms)")
     print()
     for name, ratio in results["ratios"].items():
         print(f"{name}: {ratio:.2f}")
