@@ -46,6 +46,8 @@ BENCHES = [
       "--full-searches", "1"]),
     ("client", "bench_client.py", ["--rounds", "7"],
      ["--size-mib", "32", "--rounds", "1"]),
+    ("storage", "bench_storage.py", ["--requests", "100"],
+     ["--requests", "20"]),
 ]
 
 
@@ -225,6 +227,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += deploy_rows(res.get("deploy"), missing)
     rows += download_list_rows(res.get("download-list"), missing)
     rows += preview_rows(res.get("download-list-preview"), missing)
+    rows += storage_rows(res.get("storage"), missing)
     rows += client_rows(res.get("client"), missing)
     return rows
 
@@ -403,6 +406,39 @@ def download_list_rows(dl: dict | None,
          f"({dash['p95_ms']:.1f})",
          f"{dl['ratios']['page_to_dashboard']:.2f}", "— (informative)",
          "—"]]
+
+
+def storage_rows(st: dict | None, missing: list[str]) -> list[list[str]]:
+    if not st:
+        return [["circle_storage_show, circle of 10,000 resources: p50",
+                 *missing, "< 100 ms", "—"],
+                ["/metrics scrape at 100,000 resources: p50", *missing,
+                 "< 250 ms", "—"]]
+    small, large, ratios = st["small"], st["large"], st["ratios"]
+    show, org = small["show"], small["organization_show"]
+    scrape, status = large["scrape"], large["status_show"]
+    return [
+        [f"circle_storage_show, circle of 10,000 resources: p50 (p95), "
+         f"{show['samples']} requests",
+         f"{show['p50_ms']:.1f} ms ({show['p95_ms']:.1f})",
+         f"organization_show of the circle {org['p50_ms']:.1f} ms "
+         f"({org['p95_ms']:.1f})",
+         f"{ratios['show_to_organization_show_at_10k']:.2f}", "< 100 ms",
+         yes(show["p50_ms"] < 100)],
+        [f"/metrics scrape at 100,000 resources: p50 (p95), "
+         f"{scrape['samples']} requests",
+         f"{scrape['p50_ms']:.1f} ms ({scrape['p95_ms']:.1f}); at 10,000 "
+         f"{small['scrape']['p50_ms']:.1f} ms",
+         f"status_show {status['p50_ms']:.1f} ms",
+         f"{ratios['scrape_to_status_show_at_100k']:.2f} (100k/10k "
+         f"{ratios['scrape_100k_to_10k']:.2f})", "< 250 ms",
+         yes(scrape["p50_ms"] < 250)],
+        ["Quota check added to resource_upload_s3_urls (circle of 10,000 "
+         "resources): difference of p50",
+         f"{st['quota_check_added_ms']:.1f} ms",
+         f"without a quota "
+         f"{st['quota_check']['without_quota']['p50_ms']:.1f} ms", "—",
+         "< 5 ms", yes(st["quota_check_added_ms"] < 5)]]
 
 
 def preview_rows(pv: dict | None, missing: list[str]) -> list[list[str]]:

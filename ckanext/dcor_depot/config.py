@@ -41,6 +41,8 @@ DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
 DOWNLOAD_LIST_MAX_BYTES = "ckanext.dcor_depot.download_list_max_bytes"
+CIRCLE_QUOTA_BYTES = "ckanext.dcor_depot.circle_quota_bytes"
+METRICS_TOKEN = "ckanext.dcor_depot.metrics_token"
 STORAGE_PATH = "ckan.storage_path"
 
 
@@ -107,6 +109,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, FIGSHARE_MAX_ATTEMPTS, 1, 50)
     _check_int(cfg, DOWNLOAD_LIST_MAX_FILES, 1, 10_000)
     _check_int(cfg, DOWNLOAD_LIST_MAX_BYTES, 0, 2**63 - 1)
+    _check_int(cfg, CIRCLE_QUOTA_BYTES, 0, 2**63 - 1)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
 
@@ -251,3 +254,13 @@ def download_list_max_files() -> int:
 def download_list_max_bytes() -> int:
     """0: no limit."""
     return tk.config.get(DOWNLOAD_LIST_MAX_BYTES)
+
+
+# Accounting and metrics
+
+def circle_quota_bytes() -> int:
+    return tk.config.get(CIRCLE_QUOTA_BYTES)
+
+
+def metrics_token() -> str:
+    return tk.config.get(METRICS_TOKEN) or ""

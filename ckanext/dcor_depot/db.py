@@ -83,3 +83,32 @@ access_request_item_table = sa.Table(
     sa.Column("request_id", sa.UnicodeText, primary_key=True),
     sa.Column("resource_id", sa.UnicodeText, primary_key=True),
 )
+
+
+# Storage accounting (the objects of each bucket, and when each bucket was
+# last reconciled against its listing)
+
+stored_object_table = sa.Table(
+    "dcor_depot_stored_object", metadata,
+    sa.Column("bucket", sa.UnicodeText, primary_key=True),
+    sa.Column("key", sa.UnicodeText, primary_key=True),
+    sa.Column("artifact", sa.UnicodeText, nullable=False),
+    sa.Column("resource_id", sa.UnicodeText, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+)
+
+bucket_reconciled_table = sa.Table(
+    "dcor_depot_bucket_reconciled", metadata,
+    sa.Column("bucket", sa.UnicodeText, primary_key=True),
+    sa.Column("reconciled_at", sa.DateTime, nullable=False),
+    sa.Column("drift_bytes", sa.BigInteger, nullable=False),
+)
+
+circle_quota_table = sa.Table(
+    "dcor_depot_circle_quota", metadata,
+    sa.Column("organization_id", sa.UnicodeText, primary_key=True),
+    sa.Column("quota_bytes", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.UnicodeText),
+)

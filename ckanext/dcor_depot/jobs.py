@@ -7,11 +7,13 @@ run it, and `ckan run-jobs-dcor-depot` runs it in the foreground.
 from __future__ import annotations
 
 import logging
+import time
 
 from rq.job import Job
 
 from . import config as dcor_config
 from .job_queue import WAITING, enqueue
+from .metrics import counters as metrics
 from .resource_state import Step
 from .storage import s3
 from .workflows import (checksums, circle_move, depot_move, direct_upload,
@@ -49,11 +51,16 @@ STEPS = {Step.DEPOT_MOVE: _depot_move, Step.S3_UPLOAD: _s3_upload,
 def run_step(step: Step, resource_id: str) -> str:
     """Run one step of a resource; returns how it went. A failure logs one
     clear line and raises (RQ keeps the details)."""
+    started = time.monotonic()
     try:
         how = STEPS[step](resource_id)
     except Exception as exc:
         log.error("%s of resource %s failed: %s", step.name, resource_id, exc)
+        metrics.count("job_failures", step=step.value)
         raise
+    finally:
+        metrics.observe("job_duration_seconds", time.monotonic() - started,
+                        step=step.value)
     log.info("resource %s: %s %s", resource_id, step.name, how)
     return how
 

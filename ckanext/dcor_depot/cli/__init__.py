@@ -7,6 +7,8 @@ import click
 def get_commands() -> list[click.Command]:
     from . import depot, figshare, maintenance, migrate, visibility
     from . import doctor
+    from . import usage
 
     return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
-            *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS]
+            *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS,
+            *usage.COMMANDS]

@@ -21,6 +21,7 @@ import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
 from .. import manifest, naming
+from ..metrics import counters as metrics
 from . import archive_layout, archive_stream, manifests, providers
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def byte_stream(archive: Archive, start: int, end: int) -> Iterator[bytes]:
     def integrity_error(member: archive_layout.Member, message: str) -> None:
         log.error("integrity error: resource %s (%s): %s; archive %s cut "
                   "short", member.key, member.path, message, archive.name)
+        metrics.count("integrity_errors", where="archive")
         raise IntegrityAbort(message)
 
     return archive_stream.stream(archive.layout, start, end, open_member,

@@ -15,6 +15,7 @@ import flask
 import ckan.plugins.toolkit as tk
 from ckan.views import resource as ckan_resource_views
 
+from ..metrics import counters as metrics
 from ..storage import s3
 from . import archive_stream, archives, manifests, providers
 
@@ -64,6 +65,7 @@ def download(id: str, resource_id: str, filename: str | None = None):
     if provider is None:
         return ckan_resource_views.download("dataset", id, resource_id,
                                             filename)
+    metrics.count("downloads", provider=provider.name)
     return provider.response(resource, dataset, filename)
 
 
@@ -85,6 +87,20 @@ def manifest_csv(id: str):
 
 
 # Archives of a dataset or a selection
+
+def _counted(chunks):
+    """The chunks, counting the bytes sent once the stream ends or the
+    client goes (a count per chunk would cost a Redis call each)."""
+    sent = 0
+    try:
+        for chunk in chunks:
+            yield chunk
+            sent += len(chunk)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+        if sent:
+            metrics.count("archive_bytes", sent)
+
 
 def _archive_response(selection_of, comptype: str, name: str | None):
     """Checks, headers and the (ranged) stream of an archive."""
@@ -117,7 +133,8 @@ def _archive_response(selection_of, comptype: str, name: str | None):
         # (the selection, sources and clients are resolved above), and a
         # context held by an unread stream would be popped whenever it is
         # garbage-collected, in the middle of another request.
-        response.response = archives.byte_stream(archive, start, end)
+        response.response = _counted(
+            archives.byte_stream(archive, start, end))
     response.direct_passthrough = True
     response.headers["Content-Length"] = str(end - start + 1)
     if status == 206:

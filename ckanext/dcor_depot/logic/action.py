@@ -10,6 +10,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import db, jobs
+from ..accounting import quota
 from ..downloads import manifests
 from ..workflows import direct_upload, visibility
 from . import provided, resource_guard, schema
@@ -37,8 +38,9 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
         ..., "part_size": ..., "expires_in": ...}``; ``complete_url`` is
         None for a single PUT. Every URL takes exactly its part's bytes.
     :raises ValidationError: a parameter is missing or malformed, the file
-        is larger than ``ckan.max_resource_size`` or than S3 allows, or
-        the site has no object store configured
+        is larger than ``ckan.max_resource_size`` or than S3 allows, the
+        circle's quota has no room for it (counting the uploads issued
+        and not yet accepted), or the site has no object store configured
     :raises ObjectNotFound: no active circle has that id or name
     :raises NotAuthorized: the caller may not create datasets in the
         circle
@@ -62,8 +64,13 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
             f"{data['file_size']} bytes is more than this site's limit of "
             f"{limit} bytes (ckan.max_resource_size)"]})
     user = model.User.get(context.get("user") or "")
-    return direct_upload.issue_upload_urls(circle.id, data["file_size"],
-                                           user.id if user else None)
+    try:
+        # the issued upload reserves its size inside the circle's lock
+        with quota.room_for(circle, data["file_size"]):
+            return direct_upload.issue_upload_urls(
+                circle.id, data["file_size"], user.id if user else None)
+    except quota.QuotaExceeded as exc:
+        raise tk.ValidationError({"file_size": [str(exc)]})
 
 
 @tk.side_effect_free

@@ -64,3 +64,10 @@ def dataset_job_lock(dataset_id: str, kind: str, ttl: int = 120,
     """Held by a job of one `kind` for one dataset for its whole run, so only
     one such job per dataset runs at a time. Refresh it between steps."""
     return _locked(f"dataset-job:{kind}:{dataset_id}", ttl, wait)
+
+
+def circle_quota_lock(organization_id: str, ttl: int = 60,
+                      wait: float = 30) -> contextlib.AbstractContextManager:
+    """Held while a circle's room is checked and the bytes are reserved,
+    so that two requests at once are decided one after the other."""
+    return _locked(f"circle-quota:{organization_id}", ttl, wait)

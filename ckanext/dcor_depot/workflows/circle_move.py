@@ -17,6 +17,7 @@ from ckan import model
 from .. import config as dcor_config
 from .. import naming, transfer_plan
 from . import records
+from ..accounting import store as accounting
 from ..storage import locks, s3
 from . import visibility
 
@@ -35,6 +36,7 @@ def copy_verified(client: Any, bucket: str, key: str, target_bucket: str,
         transfer_plan.client_parts(size, 1024**3)
     etag = s3.copy_object(client, bucket, key, target_bucket, key, parts)
     copy = s3.object_head(client, target_bucket, key)
+    accounting.record_object(target_bucket, key, copy["ContentLength"])
     if copy["ContentLength"] == size and etag == head["ETag"].strip('"'):
         return
     expected = sha256 or s3.object_sha256(client, bucket, key)
@@ -101,5 +103,6 @@ def _move_resource(client: Any, dataset: dict[str, Any],
         visibility.tag_object(dataset["id"], rid, target, key, sha256=sha256)
     for key, _ in copied:
         s3.delete_object(client, old, key)
+        accounting.forget_object(old, key)
     log.info("resource %s moved from bucket %s to %s (%d objects)", rid,
              old, target, len(copied))

@@ -24,6 +24,7 @@ from ckan.lib.redis import connect_to_redis
 
 from .. import config as dcor_config
 from .. import naming, resource_state, transfer_plan
+from ..accounting import store as accounting
 from ..storage import depot, s3
 from . import object_store, records, visibility
 
@@ -107,6 +108,9 @@ def accept_direct_upload(rid: str, owner_org: str) -> dict[str, Any]:
             raise DirectUploadRefused(
                 f"the copy of resource {rid} has ETag {copied}, the upload "
                 f"{etag}")
+    # the staging upload stays until the backup has verified the copy
+    accounting.record_object(bucket, naming.staging_key(rid), record["size"])
+    accounting.record_object(bucket, key, record["size"])
     return {"url_type": S3_UPLOAD, "s3_available": True,
             "size": record["size"], "etag": etag,
             "s3_url": naming.object_url(dcor_config.s3_endpoint_url(),
@@ -160,6 +164,7 @@ def backup_object_to_depot(resource_id: str) -> str:
         visibility.tag_object(dataset["id"], resource_id, bucket, key)
     # the accepted copy is verified: the client's staging upload can go
     s3.delete_object(client, bucket, naming.staging_key(resource_id))
+    accounting.forget_object(bucket, naming.staging_key(resource_id))
     return how
 
 

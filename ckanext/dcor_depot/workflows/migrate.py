@@ -16,6 +16,7 @@ from typing import Any
 from .. import config as dcor_config
 from .. import naming, resource_state
 from . import records
+from ..accounting import store as accounting
 from ..storage import depot, s3
 from . import visibility
 
@@ -57,10 +58,12 @@ class ArtifactResult:
 
 def _upload(client: Any, path: str, bucket: str, key: str,
             reference: str | None, replace: bool = False):
-    return s3.upload_file(client, path, bucket, key,
-                          part_size=dcor_config.s3_part_size(),
-                          max_concurrency=dcor_config.s3_max_concurrency(),
-                          known_sha256=reference, replace=replace)
+    stored = s3.upload_file(client, path, bucket, key,
+                            part_size=dcor_config.s3_part_size(),
+                            max_concurrency=dcor_config.s3_max_concurrency(),
+                            known_sha256=reference, replace=replace)
+    accounting.record_object(bucket, key, stored.size)
+    return stored
 
 
 def _check_reference(path: str, sha256: str, reference: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from .. import config as dcor_config
 from .. import naming, resource_state
+from ..accounting import store as accounting
 from ..storage import s3
 from . import records, visibility
 
@@ -46,6 +47,7 @@ def store_resource_in_object_store(
         part_size=dcor_config.s3_part_size(),
         max_concurrency=dcor_config.s3_max_concurrency(),
         known_sha256=resource.get("sha256"), progress=progress)
+    accounting.record_object(bucket, key, stored.size)
     # the visibility read now, under the dataset's lock: the dataset may
     # have been made private while the upload ran
     visibility.tag_object(dataset["id"], resource_id, bucket, key,

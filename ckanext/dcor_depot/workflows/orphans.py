@@ -22,6 +22,7 @@ from .. import config as dcor_config
 from .. import db
 from .. import naming
 from . import records
+from ..accounting import store as accounting
 from ..storage import depot, s3
 from .circles import circle_buckets
 
@@ -189,6 +190,7 @@ class OrphanSearch:
                     continue
                 if self.remove:
                     s3.delete_object(client, bucket, key)
+                    accounting.forget_object(bucket, key)
                 yield Finding(ORPHAN_OBJECT, where, self.remove)
 
     def object_needed(self, bucket: str, rid: str) -> bool:
