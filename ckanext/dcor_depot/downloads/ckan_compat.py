@@ -8,6 +8,9 @@ import logging
 import re
 from typing import Any
 
+from werkzeug.utils import get_content_type
+
+import ckan.plugins.toolkit as tk
 from ckan.lib import signals
 
 log = logging.getLogger(__name__)
@@ -20,11 +23,17 @@ _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 
 
 def content_type(resource: dict[str, Any]) -> str:
-    """The media type a download is sent with: the resource's mimetype, as
-    CKAN sends it, or application/octet-stream where it has none or one
-    that is not a plain type/subtype."""
+    """The Content-Type a download is sent with, as the running CKAN sends
+    it: the resource's mimetype (2.12's file storages add werkzeug's
+    `; charset=utf-8` to text types, 2.11 sends it as it is), or
+    application/octet-stream where it has none or one that is not a plain
+    type/subtype."""
     mimetype = (resource.get("mimetype") or "").strip()
-    return mimetype if _MEDIA_TYPE.fullmatch(mimetype) else FALLBACK_TYPE
+    if not _MEDIA_TYPE.fullmatch(mimetype):
+        return FALLBACK_TYPE
+    if tk.check_ckan_version(min_version="2.12"):
+        return get_content_type(mimetype, "utf-8")
+    return mimetype
 
 
 def resource_downloaded(resource_id: str) -> None:

@@ -101,7 +101,7 @@ class DepotProvider:
             # nginx keeps this type (its internal location has gzip off,
             # which would drop Range support for a text type)
             response = flask.Response(
-                status=200, mimetype=ckan_compat.content_type(resource))
+                status=200, content_type=ckan_compat.content_type(resource))
             response.headers["X-Accel-Redirect"] = accel + urllib.parse.quote(
                 relative)
             response.headers["Content-Disposition"] = \
@@ -110,8 +110,9 @@ class DepotProvider:
         # werkzeug answers Range (206/416), If-Range and HEAD
         response = flask.send_file(
             os.path.realpath(path), as_attachment=True, download_name=name,
-            mimetype=ckan_compat.content_type(resource), conditional=True,
-            etag=resource.get("sha256") or True, max_age=0)
+            conditional=True, etag=resource.get("sha256") or True,
+            max_age=0)
+        response.headers["Content-Type"] = ckan_compat.content_type(resource)
         return response
 
     def size(self, resource: dict[str, Any], dataset: dict[str, Any]) -> int:

@@ -26,6 +26,9 @@ pytestmark = [
 ]
 
 CSV = b"time,deformation\n" + b"1.0,0.01\n" * 20_000
+# as CKAN's own download sends it: 2.12's file storages add a charset
+CSV_TYPE = "text/csv; charset=utf-8" \
+    if tk.check_ckan_version(min_version="2.12") else "text/csv"
 
 
 def download(app, dataset_id, rid, token=None, method="GET", **headers):
@@ -54,7 +57,7 @@ def test_content_type_is_the_resources_mimetype(app, run_worker,
     # the depot provider (no worker ran: only the local file), as CKAN
     answer = download(app, dataset["id"], table["id"], token)
     assert answer.status_code == 200 and answer.get_data() == CSV
-    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert answer.headers["Content-Type"] == CSV_TYPE
     answer = download(app, dataset["id"], cells["id"], token)
     assert answer.headers["Content-Type"] == "application/octet-stream"
     # handed to nginx: the type it keeps comes from here
@@ -63,24 +66,24 @@ def test_content_type_is_the_resources_mimetype(app, run_worker,
                         "/_dcor_storage/")
     answer = download(app, dataset["id"], table["id"], token)
     assert answer.headers["X-Accel-Redirect"]
-    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert answer.headers["Content-Type"] == CSV_TYPE
     # the S3 redirect's presigned URL makes S3 answer with the same type
     run_worker()
     answer = download(app, dataset["id"], table["id"], token)
     assert answer.status_code == 302
     location = answer.headers["Location"]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
-    assert query["response-content-type"] == ["text/csv"]
+    assert query["response-content-type"] == [CSV_TYPE]
     fetched = requests.get(location, timeout=60)
     assert fetched.content == CSV
-    assert fetched.headers["Content-Type"] == "text/csv"
+    assert fetched.headers["Content-Type"] == CSV_TYPE
     answer = download(app, dataset["id"], cells["id"], token)
     assert requests.get(answer.headers["Location"], timeout=60).headers[
         "Content-Type"] == "application/octet-stream"
 
 
 def test_only_a_plain_media_type_becomes_a_header():
-    assert ckan_compat.content_type({"mimetype": "text/csv"}) == "text/csv"
+    assert ckan_compat.content_type({"mimetype": "text/csv"}) == CSV_TYPE
     assert ckan_compat.content_type(
         {"mimetype": "application/vnd.ms-excel"}) == \
         "application/vnd.ms-excel"
