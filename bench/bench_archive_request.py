@@ -30,6 +30,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 import benchdb
@@ -63,10 +64,13 @@ def percentiles(times: list[float]) -> dict:
 
 
 def timed_post(session, url: str, ids: list[str], status: int) -> float:
+    # the form is encoded before the clock starts: the site's time is
+    # measured, not the client's encoding of 5,000 fields
+    body = urllib.parse.urlencode({"resource": ids, "comptype": "zip"},
+                                  doseq=True)
     start = time.perf_counter()
-    answer = session.post(f"{url}/download/archive",
-                          data={"resource": ids, "comptype": "zip"},
-                          timeout=600)
+    answer = session.post(f"{url}/download/archive", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"}, timeout=600)
     body = answer.content
     seconds = time.perf_counter() - start
     if answer.status_code != status:
