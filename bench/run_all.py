@@ -48,6 +48,8 @@ BENCHES = [
      ["--size-mib", "32", "--rounds", "1"]),
     ("storage", "bench_storage.py", ["--requests", "100"],
      ["--requests", "20"]),
+    ("archive-request", "bench_archive_request.py", ["--requests", "50"],
+     ["--requests", "20"]),
 ]
 
 
@@ -229,7 +231,26 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += preview_rows(res.get("download-list-preview"), missing)
     rows += storage_rows(res.get("storage"), missing)
     rows += client_rows(res.get("client"), missing)
+    rows += archive_request_rows(res.get("archive-request"), missing)
     return rows
+
+
+def archive_request_rows(ar: dict | None,
+                         missing: list[str]) -> list[list[str]]:
+    if not ar:
+        return [["/download/archive with 5,000 ids: p50", *missing,
+                 "< 100 ms", "—"]]
+    one = ar["one"]
+    return [[
+        f"/download/archive with {ar['ids']} {what}: p50 (p95), "
+        f"{ar[name]['samples']} requests",
+        f"{ar[name]['p50_ms']:.1f} ms ({ar[name]['p95_ms']:.1f})",
+        f"1 id {one['p50_ms']:.1f} ms ({one['p95_ms']:.1f})",
+        f"{ar['ratios'][f'{name}_to_one']:.2f}",
+        f"< {ar['target_p50_ms']:.0f} ms",
+        yes(ar[name]["p50_ms"] < ar["target_p50_ms"])]
+        for name, what in (("copies", "copies of 1 id"),
+                           ("distinct", "distinct ids (413)"))]
 
 
 def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:

@@ -37,6 +37,7 @@ DOWNLOAD_ACCEL_REDIRECT = "ckanext.dcor_depot.download_accel_redirect"
 ARCHIVE_MAX_FILES = "ckanext.dcor_depot.archive_max_files"
 ARCHIVE_MAX_BYTES = "ckanext.dcor_depot.archive_max_bytes"
 ARCHIVE_PROVIDERS = "ckanext.dcor_depot.archive_providers"
+ARCHIVE_MAX_DATASETS = "ckanext.dcor_depot.archive_max_datasets"
 DELETED_GRACE_DAYS = "ckanext.dcor_depot.deleted_grace_days"
 FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
@@ -99,6 +100,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
                transfer_plan.MAX_PART_SIZE)
     _check_int(cfg, DOWNLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     _check_int(cfg, ARCHIVE_MAX_FILES, 1, 1_000_000)
+    _check_int(cfg, ARCHIVE_MAX_DATASETS, 1, 1_000_000)
     _check_int(cfg, ARCHIVE_MAX_BYTES, 0, 2**63 - 1)
     accel = str(cfg.get(DOWNLOAD_ACCEL_REDIRECT) or "")
     if accel and not (accel.startswith("/") and accel.endswith("/")):
@@ -224,6 +226,11 @@ def download_accel_redirect() -> str:
 
 def archive_max_files() -> int:
     return tk.config.get(ARCHIVE_MAX_FILES)
+
+
+def archive_max_datasets() -> int:
+    """Most datasets a selection for one archive may name."""
+    return tk.config.get(ARCHIVE_MAX_DATASETS)
 
 
 def archive_max_bytes() -> int:

@@ -20,9 +20,10 @@ from typing import Any, Iterator
 import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
-from .. import manifest, naming
+from .. import naming
 from ..metrics import counters as metrics
-from . import archive_layout, archive_stream, manifests, providers
+from . import (archive_layout, archive_stream, ckan_compat, manifests,
+               providers, selection)
 
 log = logging.getLogger(__name__)
 COMPTYPES = archive_layout.COMPTYPES
@@ -71,16 +72,32 @@ def _readable(context: dict[str, Any], dataset_id: str) -> dict[str, Any]:
 
 def selected(context: dict[str, Any], dataset_ids: list[str],
              resource_ids: list[str],
-             within: str | None = None) -> list[tuple[dict, dict]]:
+             within: str | None = None,
+             urls: tuple[selection.DownloadURL, ...] = ()
+             ) -> list[tuple[dict, dict]]:
     """(resource, dataset) of the selection, in order: every stored
-    resource of each dataset, then each named resource. With `within`,
-    named resources must belong to that dataset."""
+    resource of each dataset, then each named resource, then each resource
+    of a download URL. With `within`, named resources must belong to that
+    dataset; with URLs, `dataset_ids` only limit the URLs (as MyTardis's
+    expid does) and add no resources of their own."""
+    datasets: dict[str, dict[str, Any]] = {}  # by id and by name
+
+    def dataset_of(ref: str) -> dict[str, Any]:
+        if ref not in datasets:
+            dataset = _readable(context, ref)
+            datasets[dataset["id"]] = datasets[dataset["name"]] = \
+                datasets[ref] = dataset
+        return datasets[ref]
+
     chosen: dict[str, tuple[dict, dict]] = {}
-    for dataset_id in dataset_ids:
-        dataset = _readable(context, dataset_id)
+    limits = {dataset_of(ref)["id"] for ref in dataset_ids} if urls else None
+    for dataset_id in [] if urls else dataset_ids:
+        dataset = dataset_of(dataset_id)
         for resource in manifests.stored_resources(dataset):
             chosen.setdefault(resource["id"], (resource, dataset))
-    for rid in resource_ids:
+    named = [(rid, None) for rid in resource_ids] + \
+        [(url.resource, url) for url in urls]
+    for rid, url in named:
         try:
             resource = tk.get_action("resource_show")(dict(context),
                                                       {"id": rid})
@@ -92,7 +109,16 @@ def selected(context: dict[str, Any], dataset_ids: list[str],
         if within is not None and resource["package_id"] != within:
             raise ArchiveRefused(400, f"resource {rid} is not in dataset "
                                       f"{within}")
-        dataset = _readable(context, resource["package_id"])
+        dataset = dataset_of(resource["package_id"])
+        if url is not None and url.dataset not in (dataset["id"],
+                                                   dataset["name"]):
+            raise ArchiveRefused(400, f"resource {rid} is not in dataset "
+                                      f"{url.dataset} (its download URL "
+                                      f"says so)")
+        if limits and dataset["id"] not in limits:
+            raise ArchiveRefused(400, f"resource {rid} (a download URL) is "
+                                      f"not in the dataset given: "
+                                      f"{', '.join(dataset_ids)}")
         stored = {r["id"]: r for r in manifests.stored_resources(dataset)}
         if rid not in stored:
             raise ArchiveRefused(400, f"resource {rid} is a link, not a file "
@@ -146,10 +172,11 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
     members, sources = [], {}
     order = providers.archive_order()
     for pairs in by_dataset.values():
-        dataset = pairs[0][1]
-        paths = manifest.download_paths(
-            dataset["name"], [(r["id"], r.get("name") or "") for r, _ in pairs])
-        for path, (resource, _) in zip(paths, pairs):
+        # the manifest's paths, decided over all of the dataset's files:
+        # any selection of them, in any order, gets the same names
+        paths = manifests.paths_by_id(pairs[0][1])
+        for resource, dataset in pairs:
+            path = paths[resource["id"]]
             if not resource.get("sha256"):
                 raise ArchiveRefused(409, f"resource {resource['id']} is "
                                           "still being processed (no sha256 "
@@ -254,6 +281,8 @@ def byte_stream(archive: Archive, start: int, end: int) -> Iterator[bytes]:
     that the web server closes the connection)."""
     def open_member(member: archive_layout.Member, offset: int):
         resource, dataset, provider = archive.sources[member.key]
+        if offset == 0:  # a member streamed from its first byte: a download
+            ckan_compat.resource_downloaded(resource["id"])
         return ReadAhead(archive_stream.HashedChunks(
             provider.open(resource, dataset, offset),
             crc=archive.layout.comptype == "zip"))

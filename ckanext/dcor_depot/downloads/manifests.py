@@ -25,11 +25,18 @@ def download_url(dataset: dict[str, Any], resource: dict[str, Any],
                       _external=True)
 
 
+def paths_by_id(dataset: dict[str, Any]) -> dict[str, str]:
+    """The path of each stored resource (by id) in the dataset's manifest,
+    decided over all of them: archives of any selection use these."""
+    resources = stored_resources(dataset)
+    return dict(zip((r["id"] for r in resources), manifest.download_paths(
+        dataset["name"], [(r["id"], r.get("name") or "") for r in resources])))
+
+
 def dataset_manifest(dataset: dict[str, Any]) -> dict[str, Any]:
     """The manifest of a dataset the caller may read (package_show)."""
     resources = stored_resources(dataset)
-    paths = manifest.download_paths(
-        dataset["name"], [(r["id"], r.get("name") or "") for r in resources])
+    paths = list(paths_by_id(dataset).values())
     files = [{"path": path, "size": resource.get("size"),
               "sha256": resource.get("sha256") or None,
               "resource_id": resource["id"],

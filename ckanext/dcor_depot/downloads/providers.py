@@ -28,6 +28,7 @@ from ..interfaces import DownloadProvider, IDownloadProvider
 from ..storage import s3
 from ..storage.digest import CHUNK_SIZE
 from ..workflows import records, visibility
+from . import ckan_compat
 
 
 def download_name(resource: dict[str, Any]) -> str:
@@ -57,7 +58,8 @@ class S3Provider:
         bucket, key = self._location(resource, dataset)
         url = s3.presigned_download_url(
             s3.get_client(), bucket, key, filename or download_name(resource),
-            dcor_config.download_url_expiry())
+            dcor_config.download_url_expiry(),
+            ckan_compat.content_type(resource))
         response = flask.redirect(url, code=302)
         # the URL is a credential: no cache may keep it (CKAN's own
         # Cache-Control would call the answer public)
@@ -96,10 +98,10 @@ class DepotProvider:
             # nginx sends the file (following the symlink) and answers Range
             relative = os.path.relpath(path, os.path.dirname(
                 ckan_storage.resource_files_dir()))
-            # nginx keeps this type; Flask's default (text/html) would be
-            # gzipped by nginx, which then drops Range support
-            response = flask.Response(status=200,
-                                      mimetype="application/octet-stream")
+            # nginx keeps this type (its internal location has gzip off,
+            # which would drop Range support for a text type)
+            response = flask.Response(
+                status=200, content_type=ckan_compat.content_type(resource))
             response.headers["X-Accel-Redirect"] = accel + urllib.parse.quote(
                 relative)
             response.headers["Content-Disposition"] = \
@@ -108,8 +110,9 @@ class DepotProvider:
         # werkzeug answers Range (206/416), If-Range and HEAD
         response = flask.send_file(
             os.path.realpath(path), as_attachment=True, download_name=name,
-            mimetype="application/octet-stream", conditional=True,
-            etag=resource.get("sha256") or True, max_age=0)
+            conditional=True, etag=resource.get("sha256") or True,
+            max_age=0)
+        response.headers["Content-Type"] = ckan_compat.content_type(resource)
         return response
 
     def size(self, resource: dict[str, Any], dataset: dict[str, Any]) -> int:

@@ -15,9 +15,11 @@ import flask
 import ckan.plugins.toolkit as tk
 from ckan.views import resource as ckan_resource_views
 
+from .. import config as dcor_config
 from ..metrics import counters as metrics
 from ..storage import s3
-from . import archive_stream, archives, manifests, providers
+from . import (archive_stream, archives, ckan_compat, manifests, providers,
+               selection)
 
 download_blueprint = flask.Blueprint("dcor_depot_download", __name__)
 
@@ -65,8 +67,14 @@ def download(id: str, resource_id: str, filename: str | None = None):
     if provider is None:
         return ckan_resource_views.download("dataset", id, resource_id,
                                             filename)
-    metrics.count("downloads", provider=provider.name)
-    return provider.response(resource, dataset, filename)
+    response = provider.response(resource, dataset, filename)
+    # a download is one that hands out bytes (or where to get them): not a
+    # HEAD, a 304 or a refusal; the metric and CKAN's signal count the same
+    if flask.request.method != "HEAD" and response.status_code < 400 \
+            and response.status_code != 304:
+        metrics.count("downloads", provider=provider.name)
+        ckan_compat.resource_downloaded(resource["id"])
+    return response
 
 
 def _manifest(id: str) -> dict[str, Any]:
@@ -149,22 +157,55 @@ def _archive_response(selection_of, comptype: str, name: str | None):
     return response
 
 
+def _read_selection(values, datasets: bool = True):
+    """The request's selection (selection.read), or its one-line refusal
+    (411, 413, 400), decided before anything is looked up and before a
+    body larger than the limits need is parsed. `values` gives the
+    request's MultiDict once the size is known to be fine."""
+    max_files = dcor_config.archive_max_files()
+    max_datasets = dcor_config.archive_max_datasets()
+    bound = selection.request_bound(max_files, max_datasets)
+    request = flask.request
+    if request.content_length is None and \
+            request.headers.get("Transfer-Encoding"):
+        return _plain(411, "a request body needs a Content-Length")
+    size = len(request.query_string) + (request.content_length or 0)
+    if size > bound:
+        return _plain(413, f"the request holds {size} bytes, this site's "
+                           f"limit for an archive request is {bound}")
+    multi = values()
+    try:
+        return selection.read(
+            multi.getlist("dataset") if datasets else [],
+            multi.getlist("resource"),
+            multi.getlist("url") if datasets else [],
+            tk.config.get("ckan.site_url") or "", max_files, max_datasets)
+    except selection.SelectionRefused as exc:
+        return _plain(exc.status, str(exc))
+
+
 def dataset_archive(id: str):
-    args = flask.request.args
+    chosen = _read_selection(lambda: flask.request.args, datasets=False)
+    if not isinstance(chosen, selection.Selection):
+        return chosen
     dataset = readable_dataset(id)
+    args = flask.request.args
     return _archive_response(
-        lambda: archives.selected(_context(), [] if args.getlist("resource")
+        lambda: archives.selected(_context(), [] if chosen.resources
                                   else [dataset["id"]],
-                                  args.getlist("resource"),
+                                  list(chosen.resources),
                                   within=dataset["id"]),
         args.get("comptype", "zip"), args.get("name"))
 
 
 def selection_archive():
+    chosen = _read_selection(lambda: flask.request.values)
+    if not isinstance(chosen, selection.Selection):
+        return chosen
     values = flask.request.values
     return _archive_response(
-        lambda: archives.selected(_context(), values.getlist("dataset"),
-                                  values.getlist("resource")),
+        lambda: archives.selected(_context(), list(chosen.datasets),
+                                  list(chosen.resources), urls=chosen.urls),
         values.get("comptype", "zip"), values.get("name"))
 
 

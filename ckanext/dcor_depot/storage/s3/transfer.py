@@ -40,12 +40,16 @@ def presigned_upload(client: Any, bucket: str, key: str,
 
 
 def presigned_download_url(client: Any, bucket: str, key: str,
-                           filename: str, expires: int) -> str:
-    """A GET URL for one object that saves it as `filename`."""
-    return client.generate_presigned_url(
-        "get_object", ExpiresIn=expires, Params={
-            "Bucket": bucket, "Key": key,
-            "ResponseContentDisposition": content_disposition(filename)})
+                           filename: str, expires: int,
+                           content_type: str | None = None) -> str:
+    """A GET URL for one object that saves it as `filename` (and, given a
+    `content_type`, is answered with that type)."""
+    params = {"Bucket": bucket, "Key": key,
+              "ResponseContentDisposition": content_disposition(filename)}
+    if content_type:
+        params["ResponseContentType"] = content_type
+    return client.generate_presigned_url("get_object", ExpiresIn=expires,
+                                         Params=params)
 
 
 def content_disposition(filename: str) -> str:
