@@ -86,10 +86,14 @@ def manifest_csv(id: str):
 
 # Archives of a dataset or a selection
 
-def _archive_response(selection_of, comptype: str, name: str | None):
+def _archive_response(selection_of, comptype: str, name: str | None,
+                      layout: str = "plain"):
     """Checks, headers and the (ranged) stream of an archive."""
+    if layout not in archives.LAYOUTS:  # before any look-up
+        return _plain(400, f"layout must be one of "
+                           f"{', '.join(archives.LAYOUTS)}, not {layout!r}")
     try:
-        archive = archives.build(selection_of(), comptype, name)
+        archive = archives.build(selection_of(), comptype, name, layout)
     except archives.ArchiveRefused as exc:
         return _plain(exc.status, str(exc))
     layout = archive.layout
@@ -140,7 +144,8 @@ def dataset_archive(id: str):
                                   else [dataset["id"]],
                                   args.getlist("resource"),
                                   within=dataset["id"]),
-        args.get("comptype", "zip"), args.get("name"))
+        args.get("comptype", "zip"), args.get("name"),
+        args.get("layout", "plain"))
 
 
 def selection_archive():
@@ -148,7 +153,8 @@ def selection_archive():
     return _archive_response(
         lambda: archives.selected(_context(), values.getlist("dataset"),
                                   values.getlist("resource")),
-        values.get("comptype", "zip"), values.get("name"))
+        values.get("comptype", "zip"), values.get("name"),
+        values.get("layout", "plain"))
 
 
 download_blueprint.add_url_rule("/dataset/<id>/archive",
