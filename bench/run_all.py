@@ -46,6 +46,8 @@ BENCHES = [
       "--full-searches", "1"]),
     ("client", "bench_client.py", ["--rounds", "7"],
      ["--size-mib", "32", "--rounds", "1"]),
+    ("bagit", "bench_bagit.py", ["--rounds", "5"],
+     ["--size-mib", "32", "--rounds", "1"]),
 ]
 
 
@@ -226,7 +228,24 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += download_list_rows(res.get("download-list"), missing)
     rows += preview_rows(res.get("download-list-preview"), missing)
     rows += client_rows(res.get("client"), missing)
+    rows += bagit_rows(res.get("bagit"), missing)
     return rows
+
+
+def bagit_rows(bg: dict | None, missing: list[str]) -> list[list[str]]:
+    """A BagIt bag (zip) against the plain zip (bench_bagit.py)."""
+    if not bg:
+        return [["BagIt bag (zip) through CKAN vs plain zip", *missing,
+                 "≥ 0.95", "—"]]
+    b = bg["bag_vs_plain_zip"]
+    return [[f"BagIt bag (zip) of 4 x {bg['size_mib']} MiB through CKAN, "
+             f"median of {len(b['paired_ratios'])} paired rounds",
+             f"best {max(r['bag'] for r in b['rounds']):.0f} MB/s",
+             f"plain zip of the same dataset, best "
+             f"{max(r['plain'] for r in b['rounds']):.0f} MB/s",
+             f"{b['median_ratio']:.2f} (rounds: "
+             f"{', '.join(f'{x:.2f}' for x in b['paired_ratios'])})",
+             "≥ 0.95", yes(b["median_ratio"] >= 0.95)]]
 
 
 def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:
