@@ -282,3 +282,33 @@ def test_dcoraid_bag_dataset_agrees_with_the_site_bag(live_site, run_worker,
     assert ours_json["id"] == theirs_json["id"]
     assert [r["id"] for r in ours_json["resources"]] == \
         [r["id"] for r in theirs_json["resources"]]
+
+
+def test_a_condensed_object_unlike_its_record_cuts_the_bag(
+        app, run_worker, live_site, s3_client):
+    user, circle, dataset, token = stored_dataset(
+        app, run_worker, {"cells.rtdc": os.urandom(200_000)})
+    condensed = os.urandom(300_000)
+    # recorded sha256 of other bytes: a tar bag trusts the record before
+    # the first byte, and the stream finds the difference
+    s3_client.put_object(
+        Bucket=circle_bucket(circle["id"]),
+        Key=naming.object_key("condensed", dataset["resources"][0]["id"]),
+        Body=condensed, Metadata={"sha256": "0" * 64})
+    answer = requests.get(f"{live_site}/dataset/{dataset['id']}/archive",
+                          params={"comptype": "tar", "layout": "bagit"},
+                          headers={"Authorization": token}, stream=True,
+                          timeout=60)
+    assert answer.status_code == 200
+    length, got = int(answer.headers["Content-Length"]), b""
+    with pytest.raises(requests.RequestException):
+        for chunk in answer.iter_content(65536):
+            got += chunk
+    assert len(got) < length
+    assert condensed not in got
+    # a zip bag reads the object before the first byte: refused with 409
+    refused = requests.get(f"{live_site}/dataset/{dataset['id']}/archive",
+                           params={"comptype": "zip", "layout": "bagit"},
+                           headers={"Authorization": token}, timeout=60)
+    assert refused.status_code == 409
+    assert "condensed object does not match its record" in refused.text
