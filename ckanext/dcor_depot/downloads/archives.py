@@ -214,8 +214,11 @@ def condensed_object(resource: dict[str, Any], dataset: dict[str, Any],
     its headers), the object is read once here, before the first byte."""
     if not dcor_config.s3_enabled():
         return None
-    (bucket, key), _ = visibility.locations(resource, dataset["owner_org"],
-                                            "condensed")
+    current, _ = visibility.locations(resource, dataset.get("owner_org"),
+                                      "condensed")
+    if current is None:  # no circle and no recorded bucket
+        return None
+    bucket, key = current
     client = s3.get_client()
     head = s3.object_head(client, bucket, key)
     if head is None:

@@ -33,7 +33,8 @@ DATA_FOLDER = "data"
 DATASET_JSON = "dataset.json"
 CONDENSED_SUFFIX = "_condensed.rtdc"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-SOFTWARE_AGENT = "ckanext-dcor_depot <https://github.com/DCOR-dev>"
+SOFTWARE_AGENT = \
+    "ckanext-dcor_depot <https://github.com/DCOR-dev/ckanext-dcor_depot>"
 # in the order they are written: payload first, so a bag cut short never
 # has the tag manifest that makes it look complete
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt",
