@@ -21,7 +21,7 @@ from dcoraid.bagit import archive as dcoraid_archive
 from dcoraid.bagit import manifest as dcoraid_manifest
 import dcoraid.api as dcoraid_api
 
-from ckanext.dcor_depot import naming
+from ckanext.dcor_depot import manifest, naming
 from ckanext.dcor_depot.downloads import bagit_layout
 
 from ..conftest import circle_bucket
@@ -186,6 +186,14 @@ def test_payload_names_reserve_dataset_json_and_stay_unique():
         condensed["r2"].endswith("x_condensed.rtdc")
     assert names["r4"] == "100_.txt"
     assert bagit_layout.encode_path("a%b\r\nc") == "a%25b%0D%0Ac"
+
+
+def test_a_newline_in_a_resource_name_never_reaches_a_bag():
+    # the site turns it into "_" (naming.safe_name) before any manifest
+    path, = manifest.download_paths("ds", [("r1", "two\nlines\r.txt")])
+    names, _ = bagit_layout.payload_names([("r1", path.split("/", 1)[1])],
+                                          [])
+    assert names["r1"] == "two_lines_.txt"
 
 
 def test_tag_manifest_has_no_empty_last_line():
