@@ -50,6 +50,8 @@ BENCHES = [
      ["--requests", "20"]),
     ("archive-request", "bench_archive_request.py", ["--requests", "50"],
      ["--requests", "20"]),
+    ("bagit", "bench_bagit.py", ["--rounds", "5"],
+     ["--size-mib", "32", "--rounds", "1"]),
 ]
 
 
@@ -232,6 +234,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += storage_rows(res.get("storage"), missing)
     rows += client_rows(res.get("client"), missing)
     rows += archive_request_rows(res.get("archive-request"), missing)
+    rows += bagit_rows(res.get("bagit"), missing)
     return rows
 
 
@@ -251,6 +254,22 @@ def archive_request_rows(ar: dict | None,
         yes(ar[name]["p50_ms"] < ar["target_p50_ms"])]
         for name, what in (("copies", "copies of 1 id"),
                            ("distinct", "distinct ids (413)"))]
+
+
+def bagit_rows(bg: dict | None, missing: list[str]) -> list[list[str]]:
+    """A BagIt bag (zip) against the plain zip (bench_bagit.py)."""
+    if not bg:
+        return [["BagIt bag (zip) through CKAN vs plain zip", *missing,
+                 "≥ 0.95", "—"]]
+    b = bg["bag_vs_plain_zip"]
+    return [[f"BagIt bag (zip) of 4 x {bg['size_mib']} MiB through CKAN, "
+             f"median of {len(b['paired_ratios'])} paired rounds",
+             f"best {max(r['bag'] for r in b['rounds']):.0f} MB/s",
+             f"plain zip of the same dataset, best "
+             f"{max(r['plain'] for r in b['rounds']):.0f} MB/s",
+             f"{b['median_ratio']:.2f} (rounds: "
+             f"{', '.join(f'{x:.2f}' for x in b['paired_ratios'])})",
+             "≥ 0.95", yes(b["median_ratio"] >= 0.95)]]
 
 
 def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:

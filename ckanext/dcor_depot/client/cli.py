@@ -135,16 +135,45 @@ def manifest(folder, check):
 @click.option("--partial", is_flag=True,
               help="Download a dataset whose manifest is not complete yet "
                    "(files without sha256 are left out).")
+@click.option("--bag", is_flag=True,
+              help="Write a BagIt bag, TARGET/01_{dataset}/ (RFC 8493, the "
+                   "layout of DCOR-Aid).")
 @common_options(needs_site=True)
-def download(site, token, dataset, target, jobs, partial):
+def download(site, token, dataset, target, jobs, partial, bag):
     """Download DATASET into TARGET/{dataset}/, verified."""
-    report = Client(site, token, jobs=jobs).download(dataset, target,
-                                                     partial=partial)
+    if bag and partial:
+        raise click.UsageError("--bag needs every file: not with --partial")
+    client = Client(site, token, jobs=jobs)
+    report = client.bag(dataset, target) if bag else \
+        client.download(dataset, target, partial=partial)
     for failed in report.files:
         if failed.status == "failed":
             click.echo(f"Error: {failed.path}: {failed.error}", err=True)
     click.echo(report.summary())
     return 0 if report.ok else 1
+
+
+@main.command()
+@click.argument("circle")
+@click.argument("target", type=click.Path(path_type=pathlib.Path))
+@click.option("--jobs", "-j", default=4, show_default=True,
+              type=click.IntRange(1, 64), help="Files at once.")
+@common_options(needs_site=True)
+def bag(site, token, circle, target, jobs):
+    """Every active dataset of CIRCLE as a BagIt bag below TARGET
+    ({NN}_{dataset}/, oldest first), with TARGET/circle.jsonlines. A re-run
+    skips complete bags and resumes the others."""
+    reports = Client(site, token, jobs=jobs).bag_circle(circle, target)
+    failed = 0
+    for report in reports:
+        for item in report.files:
+            if item.status == "failed":
+                click.echo(f"Error: {item.path}: {item.error}", err=True)
+        click.echo(report.summary())
+        failed += not report.ok
+    click.echo(f"{circle}: {len(reports)} bags, {failed} unfinished -> "
+               f"{target}")
+    return 1 if failed else 0
 
 
 @main.command()

@@ -11,8 +11,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pathlib
+
 from .. import resource_state
+from ..downloads import bagit_layout
 from .api import Api
+from .bag import Bagger
 from .download import DownloadReport, Downloader
 from .errors import NotAuthorized, NotFound
 from .upload import UploadReport, Uploader
@@ -99,6 +103,31 @@ class Client:
                                     f"may not read the dataset "
                                     f"{dataset}") from None
             raise
+
+    def bag(self, dataset: str, target: os.PathLike | str,
+            jobs: int | None = None) -> DownloadReport:
+        """DATASET as the BagIt bag TARGET/01_{name}/ (see client.bag)."""
+        self.api.user_name()
+        try:
+            name = self.api.get("package_show", id=dataset)["name"]
+        except NotFound:
+            raise NotFound(f"no such dataset: {dataset}") from None
+        except NotAuthorized:
+            raise NotAuthorized(f"the token of {self.api.user_name()} may "
+                                f"not read the dataset {dataset}") from None
+        bag = pathlib.Path(target) / bagit_layout.bag_folder(1, 1, name)
+        return self._bagger(jobs).bag_dataset(dataset, bag)
+
+    def bag_circle(self, circle: str, target: os.PathLike | str,
+                   jobs: int | None = None) -> list[DownloadReport]:
+        """Every active dataset of CIRCLE the token may read, one bag each
+        below TARGET, with TARGET/circle.jsonlines (see client.bag)."""
+        self.api.user_name()
+        return self._bagger(jobs).bag_circle(circle, pathlib.Path(target))
+
+    def _bagger(self, jobs: int | None) -> Bagger:
+        return Bagger(self.api, Downloader(self.api, jobs or self.jobs,
+                                           self.progress), self.progress)
 
     def upload(self, circle: str, name: str, folder: os.PathLike | str,
                title: str | None = None, private: bool = True,

@@ -12,21 +12,27 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
+import hashlib
 import logging
 import queue
 import threading
-from typing import Any, Iterator
+import zlib
+from typing import Any, Callable, Iterable, Iterator
 
 import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
-from .. import naming
+from .. import manifest, naming
 from ..metrics import counters as metrics
-from . import (archive_layout, archive_stream, ckan_compat, manifests,
-               providers, selection)
+from ..storage import s3
+from ..storage.digest import Digester
+from ..workflows import visibility
+from . import (archive_layout, archive_stream, bagit_layout, ckan_compat,
+               manifests, providers, selection)
 
 log = logging.getLogger(__name__)
 COMPTYPES = archive_layout.COMPTYPES
+LAYOUTS = ("plain", "bagit")  # members at manifest paths, or one bag each
 
 
 class ArchiveRefused(Exception):
@@ -48,6 +54,10 @@ class Archive:
     sources: dict[str, tuple[dict, dict, Any]]  # key -> resource, dataset,
     #                                             provider
     last_modified: datetime.datetime
+    # key -> opener(offset) for members that are no resource: a bag's tag
+    # files and dataset.json (bytes made here), condensed objects
+    other_sources: dict[str, Callable[[int], Iterable[bytes]]] = \
+        dataclasses.field(default_factory=dict)
 
 
 def _mtime(resource: dict[str, Any]) -> int:
@@ -158,12 +168,17 @@ def archive_name(name: str | None, fallback: str, comptype: str) -> str:
 
 
 def build(selection: list[tuple[dict, dict]], comptype: str,
-          name: str | None) -> Archive:
+          name: str | None, layout: str = "plain") -> Archive:
     """The archive of a selection, after every check that can be made
     before the first byte: limits, pending checksums, missing objects."""
     if comptype not in COMPTYPES:
         raise ArchiveRefused(400, f"comptype must be one of "
                                   f"{', '.join(COMPTYPES)}, not {comptype!r}")
+    if layout not in LAYOUTS:
+        raise ArchiveRefused(400, f"layout must be one of "
+                                  f"{', '.join(LAYOUTS)}, not {layout!r}")
+    if layout == "bagit":
+        return build_bags(selection, comptype, name)
     total = sum(resource.get("size") or 0 for resource, _ in selection)
     _check_limits(len(selection), total)
     by_dataset: dict[str, list[tuple[dict, dict]]] = {}
@@ -193,6 +208,150 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
     return Archive(archive_name(name, fallback, comptype), layout, sources,
                    datetime.datetime.fromtimestamp(
                        max(m.mtime for m in members), datetime.timezone.utc))
+
+
+def _resource_member(path: str, resource: dict[str, Any],
+                     dataset: dict[str, Any], order: list[str]):
+    """The member of a stored resource and its provider, checked."""
+    if not resource.get("sha256"):
+        raise ArchiveRefused(409, f"resource {resource['id']} is still being "
+                                  "processed (no sha256 yet); try again "
+                                  "later")
+    provider = providers.provider_for(resource, dataset, order)
+    size = _size(provider, resource, dataset)
+    return archive_layout.Member(
+        path=path, size=size, mtime=_mtime(resource),
+        sha256=resource["sha256"], crc32=resource.get("crc32"),
+        key=resource["id"]), provider
+
+
+def _dataset_mtime(dataset: dict[str, Any]) -> int:
+    return _mtime({"last_modified": dataset.get("metadata_modified")})
+
+
+def _literal(data: bytes) -> Callable[[int], Iterable[bytes]]:
+    return lambda offset: (data[offset:],)
+
+
+def condensed_object(resource: dict[str, Any], dataset: dict[str, Any],
+                     crc32: bool):
+    """(bucket, key, size, sha256, crc32) of the resource's condensed
+    object, None where the object store has none. The sha256 is the one
+    recorded on the object; where none is (or a zip needs the CRC-32 for
+    its headers), the object is read once here, before the first byte."""
+    if not dcor_config.s3_enabled():
+        return None
+    current, _ = visibility.locations(resource, dataset.get("owner_org"),
+                                      "condensed")
+    if current is None:  # no circle and no recorded bucket
+        return None
+    bucket, key = current
+    client = s3.get_client()
+    head = s3.object_head(client, bucket, key)
+    if head is None:
+        return None
+    sha256 = (head.get("Metadata") or {}).get(s3.SHA256_TAG)
+    crc = None
+    if not sha256 or crc32:
+        digester = Digester(crc32=crc32)
+        for chunk in s3.object_stream(client, bucket, key):
+            digester.update(chunk)
+        digests = digester.result()
+        if digests.size != head["ContentLength"] or (
+                sha256 and digests.sha256 != sha256):
+            raise ArchiveRefused(409, f"resource {resource['id']}: its "
+                                      "condensed object does not match its "
+                                      "record")
+        sha256, crc = digests.sha256, digests.crc32
+    return bucket, key, head["ContentLength"], sha256, crc
+
+
+def build_bags(selection: list[tuple[dict, dict]], comptype: str,
+               name: str | None) -> Archive:
+    """One BagIt bag per dataset of the selection, in dataset order (see
+    bagit_layout): the resources at their manifest names, their condensed
+    objects, data/dataset.json and the tag files, all known before the
+    first byte."""
+    total = sum(resource.get("size") or 0 for resource, _ in selection)
+    _check_limits(len(selection), total)
+    by_dataset: dict[str, list[tuple[dict, dict]]] = {}
+    for resource, dataset in selection:
+        by_dataset.setdefault(dataset["id"], []).append((resource, dataset))
+    members, sources, other_sources = [], {}, {}
+    order = providers.archive_order()
+    site_title = tk.config.get("ckan.site_title") or ""
+    for index, pairs in enumerate(by_dataset.values(), start=1):
+        dataset = pairs[0][1]
+        folder = bagit_layout.bag_folder(index, len(by_dataset),
+                                         dataset["name"])
+        # the manifest's names, over all stored resources of the dataset
+        stored = manifests.stored_resources(dataset)
+        paths = manifest.download_paths(
+            dataset["name"], [(r["id"], r.get("name") or "") for r in stored])
+        manifest_names = {r["id"]: path.split("/", 1)[1]
+                          for r, path in zip(stored, paths)}
+        chosen = [resource for resource, _ in pairs]
+        condensed = {}
+        for resource in chosen:
+            found = condensed_object(resource, dataset, comptype == "zip")
+            if found is not None:
+                condensed[resource["id"]] = found
+        names, condensed_names = bagit_layout.payload_names(
+            [(r["id"], manifest_names[r["id"]]) for r in chosen],
+            [r["id"] for r in chosen if r["id"] in condensed])
+        payload: list[bagit_layout.PayloadFile] = []
+        bag_members = []
+        for resource in chosen:
+            member, provider = _resource_member(
+                f"{folder}/data/{names[resource['id']]}", resource, dataset,
+                order)
+            bag_members.append(member)
+            sources[resource["id"]] = (resource, dataset, provider)
+            payload.append(bagit_layout.PayloadFile(
+                names[resource["id"]], member.size, member.sha256))
+            if resource["id"] in condensed:
+                bucket, key, size, sha256, crc = condensed[resource["id"]]
+                cname = condensed_names[resource["id"]]
+                member_key = f"{key}@{bucket}"
+                bag_members.append(archive_layout.Member(
+                    path=f"{folder}/data/{cname}", size=size,
+                    mtime=member.mtime, sha256=sha256, crc32=crc,
+                    key=member_key))
+                other_sources[member_key] = (
+                    lambda offset, b=bucket, k=key:
+                    s3.object_stream(s3.get_client(), b, k, offset))
+                payload.append(bagit_layout.PayloadFile(cname, size, sha256))
+        bag_time = max([_dataset_mtime(dataset)]
+                       + [m.mtime for m in bag_members])
+        literal = [(f"data/{bagit_layout.DATASET_JSON}",
+                    bagit_layout.dataset_json(dataset))]
+        payload.append(bagit_layout.PayloadFile(
+            bagit_layout.DATASET_JSON, len(literal[0][1]),
+            hashlib.sha256(literal[0][1]).hexdigest()))
+        bag_info = bagit_layout.bag_info_text(
+            bagging_time=bag_time, files=payload,
+            circle=(dataset.get("organization") or {}).get("name")
+            or dataset.get("owner_org") or "",
+            index=index, count=len(by_dataset),
+            dataset_name=dataset["name"],
+            dataset_title=dataset.get("title") or "", site_title=site_title)
+        literal += bagit_layout.tag_files(payload, bag_info)
+        for path, data in literal:
+            member_key = f"{folder}/{path}"
+            bag_members.append(archive_layout.Member(
+                path=member_key, size=len(data), mtime=bag_time,
+                sha256=hashlib.sha256(data).hexdigest(),
+                crc32=zlib.crc32(data), key=member_key))
+            other_sources[member_key] = _literal(data)
+        members += bag_members
+    _check_limits(len(members), sum(m.size for m in members))
+    layout = archive_layout.build(members, comptype)
+    fallback = (selection[0][1]["name"] if len(by_dataset) == 1
+                else "download") + "-bagit"
+    return Archive(archive_name(name, fallback, comptype), layout, sources,
+                   datetime.datetime.fromtimestamp(
+                       max(m.mtime for m in members), datetime.timezone.utc),
+                   other_sources)
 
 
 def _size(provider, resource: dict[str, Any], dataset: dict[str, Any]) -> int:
@@ -280,11 +439,17 @@ def byte_stream(archive: Archive, start: int, end: int) -> Iterator[bytes]:
     logs one integrity line and cuts the stream short (an exception, so
     that the web server closes the connection)."""
     def open_member(member: archive_layout.Member, offset: int):
-        resource, dataset, provider = archive.sources[member.key]
-        if offset == 0:  # a member streamed from its first byte: a download
-            ckan_compat.resource_downloaded(resource["id"])
+        if member.key in archive.other_sources:
+            # a bag's tag file, dataset.json or condensed object: no
+            # resource download
+            chunks = archive.other_sources[member.key](offset)
+        else:
+            resource, dataset, provider = archive.sources[member.key]
+            if offset == 0:  # a member streamed from its first byte
+                ckan_compat.resource_downloaded(resource["id"])
+            chunks = provider.open(resource, dataset, offset)
         return ReadAhead(archive_stream.HashedChunks(
-            provider.open(resource, dataset, offset),
+            chunks,
             crc=archive.layout.comptype == "zip"))
 
     def integrity_error(member: archive_layout.Member, message: str) -> None:

@@ -110,10 +110,14 @@ def _counted(chunks):
             metrics.count("archive_bytes", sent)
 
 
-def _archive_response(selection_of, comptype: str, name: str | None):
+def _archive_response(selection_of, comptype: str, name: str | None,
+                      layout: str = "plain"):
     """Checks, headers and the (ranged) stream of an archive."""
+    if layout not in archives.LAYOUTS:  # before any look-up
+        return _plain(400, f"layout must be one of "
+                           f"{', '.join(archives.LAYOUTS)}, not {layout!r}")
     try:
-        archive = archives.build(selection_of(), comptype, name)
+        archive = archives.build(selection_of(), comptype, name, layout)
     except archives.ArchiveRefused as exc:
         return _plain(exc.status, str(exc))
     layout = archive.layout
@@ -195,7 +199,8 @@ def dataset_archive(id: str):
                                   else [dataset["id"]],
                                   list(chosen.resources),
                                   within=dataset["id"]),
-        args.get("comptype", "zip"), args.get("name"))
+        args.get("comptype", "zip"), args.get("name"),
+        args.get("layout", "plain"))
 
 
 def selection_archive():
@@ -206,7 +211,8 @@ def selection_archive():
     return _archive_response(
         lambda: archives.selected(_context(), list(chosen.datasets),
                                   list(chosen.resources), urls=chosen.urls),
-        values.get("comptype", "zip"), values.get("name"))
+        values.get("comptype", "zip"), values.get("name"),
+        values.get("layout", "plain"))
 
 
 download_blueprint.add_url_rule("/dataset/<id>/archive",
