@@ -87,6 +87,21 @@ def apply_caching(response: flask.Response) -> flask.Response:
     return response
 
 
+def private_to_identified_callers(response: flask.Response
+                                  ) -> flask.Response:
+    """Every route of the site, CKAN's API included: CKAN calls each answer
+    without a rendered template public (max-age=ckan.cache_expires), so a
+    private dataset's package_show, read with a token, would sit in a
+    shared cache for anyone. An identified caller's answers are private
+    (CKAN's after_request, which runs after this, then says so)."""
+    if flask.request.headers.get("Authorization") or \
+            getattr(tk.current_user, "is_authenticated", False):
+        flask.request.environ["__no_cache__"] = True
+        for name in caching.CALLER_HEADERS:
+            response.vary.add(name)
+    return response
+
+
 def readable_dataset(id: str) -> dict[str, Any]:
     """The dataset, if the user may read it; else 404, whether it does not
     exist or may not be read (CKAN's own pages do the same)."""
@@ -243,6 +258,7 @@ download_blueprint.add_url_rule("/dataset/<id>/manifest.csv",
 
 
 download_blueprint.after_request(apply_caching)
+download_blueprint.after_app_request(private_to_identified_callers)
 
 
 def blueprints() -> list[flask.Blueprint]:
