@@ -48,7 +48,9 @@ def test_unreadable_is_absent_on_every_download_route(app, run_worker,
             assert answer.status_code == 404, (route, who,
                                                answer.status_code)
             body = answer.get_data()
-            assert b"hidden-name" not in body and data[:32] not in body
+            assert data[:32] not in body
+            if "hidden-name" not in route:  # (the page repeats the URL)
+                assert b"hidden-name" not in body, route
             assert "Location" not in answer.headers
         posted = app.post("/download/archive", data={"dataset": pid},
                           headers={"Authorization": who} if who else {})
@@ -97,7 +99,7 @@ def test_single_download_ranges_that_select_nothing_get_416(
         other = get(app, url, token, Range="bytes=0-9", **{"If-Range":
                                                            '"other"'})
         assert other.status_code == 200 and other.get_data() == data
-        head = app.head(url, headers={"Authorization": token,
+        head = app.client.head(url, headers={"Authorization": token,
                                       "Range": "bytes=5-14"})
         assert head.status_code == 206 and head.get_data() == b""
         assert head.headers["Content-Length"] == "10"
