@@ -6,6 +6,7 @@ the same URLs and never gets a private byte, name or checksum. A public,
 active dataset's manifest stays cacheable and conditional."""
 import os
 import re
+import types
 
 import pytest
 import requests
@@ -59,8 +60,11 @@ def test_a_cache_never_hands_private_content_to_anyone_else(deployment,
                               name="secret-local-name.rtdc")
     by_s3 = upload_through(site, token, dataset["id"], remote,
                            name="secret-remote-name.rtdc")
-    by_depot = wait_for_sha256(site, token, by_depot["id"])
-    by_s3 = wait_for_sha256(site, token, by_s3["id"])
+    # polled past nginx: its cache is what the test looks at (the API's
+    # caching is checked at the end)
+    behind_nginx = types.SimpleNamespace(url=site.uwsgi_url)
+    by_depot = wait_for_sha256(behind_nginx, token, by_depot["id"])
+    by_s3 = wait_for_sha256(behind_nginx, token, by_s3["id"])
     # this one's local copy is gone from CKAN's path: the S3 provider (a
     # redirect to a presigned URL) answers its download
     os.unlink(records.ckan_path(by_s3["id"]))
@@ -159,3 +163,27 @@ def test_a_cache_never_hands_private_content_to_anyone_else(deployment,
     member = cookie.get(f"{site.url}/dataset/{pid}/manifest.sha256",
                         timeout=30)
     assert member.text == public.text
+
+
+def test_a_cache_keeps_no_api_answer_read_with_a_token(deployment):
+    """CKAN calls an API answer public; one read with a token is the
+    caller's own (a private dataset's names and checksums)."""
+    site = deployment(processes=1, threads=2, workers=0, settings={
+        "ckan.cache_expires": "600"})
+    user = factories.User()
+    circle = factories.Organization(
+        users=[{"name": user["name"], "capacity": "admin"}])
+    dataset = factories.Dataset(owner_org=circle["id"], private=True,
+                                user=user, notes="secret-notes-text")
+    token = factories.APIToken(user=user["name"])["token"]
+    url = f"{site.url}/api/3/action/package_show?id={dataset['id']}"
+    for _ in range(2):
+        member = requests.get(url, headers={"Authorization": token},
+                              timeout=30)
+        assert member.status_code == 200
+    assert "private" in directives(member, "Cache-Control")
+    assert "public" not in directives(member, "Cache-Control")
+    assert {"authorization", "cookie"} <= directives(member, "Vary")
+    anonymous = requests.get(url, timeout=30)
+    assert anonymous.status_code == 403
+    assert "secret-notes-text" not in anonymous.text
