@@ -431,14 +431,15 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-README = REPO / "README.rst"
-README_START = ".. bench-table-start"
-README_END = ".. bench-table-end"
+# the docs page whose latest table --update-docs replaces
+TABLE_PAGE = REPO / "doc" / "benchmarks.rst"
+TABLE_START = ".. bench-table-start"
+TABLE_END = ".. bench-table-end"
 
 
 def rst_table(rows: list[list[str]], info: list[tuple[str, str]],
               when: str, command: str) -> str:
-    """The table as reStructuredText, for the README."""
+    """The table as reStructuredText, for the docs' benchmarks page."""
     def cell(text: str) -> str:
         return '"' + text.replace("**", "").replace('"', '""') + '"'
     head = ["Measure", "Figure", "Baseline (same run)", "Ratio", "Target",
@@ -452,23 +453,28 @@ def rst_table(rows: list[list[str]], info: list[tuple[str, str]],
     return "\n".join(lines)
 
 
-def update_readme(block: str) -> None:
-    text = README.read_text()
-    if README_START not in text or README_END not in text:
-        raise SystemExit(f"{README.name} has no {README_START} / "
-                         f"{README_END} markers")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    README.write_text(f"{head}{README_START}\n\n{block}\n\n{README_END}"
-                      f"{tail}")
+def update_table_page(block: str) -> None:
+    """Replaces what stands between the page's table markers."""
+    text = TABLE_PAGE.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise SystemExit(f"{TABLE_PAGE.relative_to(REPO)} has no "
+                         f"{TABLE_START} / {TABLE_END} markers")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    TABLE_PAGE.write_text(f"{head}{TABLE_START}\n\n{block}\n\n"
+                          f"{TABLE_END}{tail}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="small sizes: a smoke check, not figures")
-    parser.add_argument("--readme", action="store_true",
-                        help="also put the table into README.rst")
+    # --readme: the option's name while the table stood in README.rst
+    parser.add_argument("--update-docs", "--readme", dest="update_docs",
+                        action="store_true",
+                        help="also write the table into doc/benchmarks.rst "
+                             "(between its bench-table markers); --readme "
+                             "is an older name of this option")
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
@@ -537,10 +543,10 @@ def main() -> None:
     ])
     RESULTS.write_text(text)
     print(f"\n== wrote {RESULTS.relative_to(REPO)}\n")
-    if args.readme:
-        update_readme(rst_table(table_rows(results), info,
-                                started.strftime("%Y-%m-%d"), command))
-        print(f"== updated the table in {README.name}\n")
+    if args.update_docs:
+        update_table_page(rst_table(table_rows(results), info,
+                                    started.strftime("%Y-%m-%d"), command))
+        print(f"== updated the table in {TABLE_PAGE.relative_to(REPO)}\n")
     print(table)
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")

@@ -1,6 +1,7 @@
 """Pure functions for paths, keys and names. No I/O here.
 
-The layout is the one existing DCOR sites use (see README.rst).
+The layout is the one existing DCOR sites use (see doc/concepts.rst,
+"Storage layout").
 """
 from __future__ import annotations
 

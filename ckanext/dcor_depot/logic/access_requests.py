@@ -54,6 +54,7 @@ def download_list_request_access(context, data_dict) -> dict[str, Any]:
     :param resource_ids: items on the caller's list that the caller may
         not read
     :param message: optional, at most 500 characters, for the admins
+    :param user: optional; if given, the caller's own name or id
     :returns: ``{"requests": [{"id", "state", "resource_ids", "message",
         "created"}]}`` (``created`` false: the request was open already)
     :raises ValidationError: an id is not on the caller's list, is

@@ -150,6 +150,7 @@ def download_list_add(context, data_dict) -> dict[str, Any]:
     :param digest: optional, with ``query``: ``download_list_preview``'s
         ``digest``; if the files to add are no longer those previewed,
         nothing is added and the answer says so
+    :param user: optional; if given, the caller's own name or id
     :returns: the list, as ``download_list_show``, plus ``added`` (files)
     :raises ValidationError: not exactly one of the three is given, one is
         malformed, a resource is a link, nothing stored matches, the
@@ -217,6 +218,7 @@ def download_list_preview(context, data_dict) -> dict[str, Any]:
     Who may call it: any logged-in user, for their own list.
 
     :param query: e.g. ``format:rtdc`` or ``name:cells``
+    :param user: optional; if given, the caller's own name or id
     :returns: ``{"query", "count", "total_bytes", "already_on_list",
         "add_count", "add_bytes", "fits", "refusal", "digest"}``:
         ``refusal`` is the line download_list_add would answer where
@@ -240,6 +242,7 @@ def download_list_remove(context, data_dict) -> dict[str, Any]:
 
     :param resource_ids: a list of ids on the list (or one id as a
         string)
+    :param user: optional; if given, the caller's own name or id
     :returns: the list, as ``download_list_show``
     :raises ValidationError: ``resource_ids`` is missing or malformed, or
         an id is not on the list (nothing is removed)
@@ -264,6 +267,7 @@ def download_list_clear(context, data_dict) -> dict[str, Any]:
     Who may call it: any logged-in user, on their own list only; a
     ``user`` other than the caller is refused.
 
+    :param user: optional; if given, the caller's own name or id
     :returns: the list, as ``download_list_show`` (now empty)
     :raises NotAuthorized: the caller is anonymous or names another user
     """
@@ -282,6 +286,7 @@ def download_list_rename(context, data_dict) -> dict[str, Any]:
 
     :param name: one safe file name of at most 100 characters (the rule of
         /download/archive's ``name``); a ``.zip``/``.tar`` ending is dropped
+    :param user: optional; if given, the caller's own name or id
     :returns: the list, as ``download_list_show``, with the new ``name``
     :raises ValidationError: ``name`` is missing, empty or not one safe
         file name (the name stays as it was)

@@ -106,6 +106,38 @@ def test_api_page_lists_every_action_and_auth_function(generated):
             assert func.__doc__.strip().splitlines()[0] in page, name
 
 
+FULL_DOCSTRING_BUT_PARAMETERS = """Does something.
+
+        Who may call it: anyone.
+
+        :returns: nothing
+        :raises NotAuthorized: never
+        """
+
+
+def test_an_action_that_does_not_say_its_parameters_is_a_problem():
+    def no_parameters_said(context, data_dict):
+        pass
+    no_parameters_said.__doc__ = FULL_DOCSTRING_BUT_PARAMETERS
+
+    def takes_none(context, data_dict):
+        pass
+    takes_none.__doc__ = FULL_DOCSTRING_BUT_PARAMETERS.replace(
+        "Does something.", "Does something.\n\n        Takes no parameters.")
+
+    def one_parameter(context, data_dict):
+        pass
+    one_parameter.__doc__ = FULL_DOCSTRING_BUT_PARAMETERS.replace(
+        ":returns:", ":param id: what it acts on\n        :returns:")
+
+    assert [problem.split("its docstring lacks ")[1] for problem in
+            actions_page.action_problems("no_parameters_said",
+                                         no_parameters_said)] == [
+        'a :param ...: field (or "Takes no parameters.")']
+    assert actions_page.action_problems("takes_none", takes_none) == []
+    assert actions_page.action_problems("one_parameter", one_parameter) == []
+
+
 def test_an_action_without_full_docs_is_a_problem():
     def undocumented(context, data_dict):
         return {}
@@ -122,6 +154,7 @@ def test_an_action_without_full_docs_is_a_problem():
         "test_docs_reference.py``) has no docstring"]
     assert [problem.split("its docstring lacks ")[1] for problem in
             actions_page.action_problems("partly", partly)] == [
+        'a :param ...: field (or "Takes no parameters.")',
         "a :raises ...: field", 'a "Who may call it:" paragraph']
     page, problems = actions_page.actions_page(type("Plugin", (), {
         "get_actions": lambda self: {"undocumented": undocumented},

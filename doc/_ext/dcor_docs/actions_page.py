@@ -2,9 +2,9 @@
 through ``tk.blanket`` (its ``get_actions`` and ``get_auth_functions``),
 with the docstrings, parameters and who may call each.
 
-An action's docstring is the reference, so it must say what it returns,
-who may call it and how it fails; one that does not is a problem, and a
-problem fails the build.
+An action's docstring is the reference, so it must say its parameters
+(or that it takes none), what it returns, who may call it and how it
+fails; one that does not is a problem, and a problem fails the build.
 """
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from . import rst
 
 PARAM = re.compile(r"^:param (\w+):", re.MULTILINE)
 # what every action's docstring must hold, and how to say it is missing
-REQUIRED = ((re.compile(r"^:returns?:", re.MULTILINE), "a :returns: field"),
+REQUIRED = ((re.compile(r"^(:param \w+:|Takes no parameters\.)",
+                       re.MULTILINE),
+             'a :param ...: field (or "Takes no parameters.")'),
+            (re.compile(r"^:returns?:", re.MULTILINE), "a :returns: field"),
             (re.compile(r"^:raises \w+:", re.MULTILINE),
              "a :raises ...: field"),
             (re.compile(r"^Who may call it:", re.MULTILINE),
@@ -36,8 +39,8 @@ The extension's API actions are called as CKAN's own are, through
 ``/api/3/action/{name}`` (GET for those marked so, else POST) or a
 client such as ckanapi. This page is generated at every docs build from
 the actions and auth functions the plugin registers; an action whose
-docstring does not say what it returns, who may call it and how it fails
-fails the build.
+docstring does not say its parameters, what it returns, who may call it
+and how it fails fails the build.
 
 """
 

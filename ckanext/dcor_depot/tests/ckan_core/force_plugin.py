@@ -15,11 +15,11 @@ suite never loads it).
   Solr) are deselected and package indexing is switched off, as in the
   project's own conftest.
 - `known_differences.txt` lists the tests that fail on purpose (a policy
-  of the depot, see README "On purpose different from CKAN"; expected to
-  fail, strictly, so a listed test that passes fails the run), those that
-  need Solr without a fixture that says so (deselected where no Solr
-  answers), and those that fail until a fix of another branch is merged
-  (expected to fail, not strictly).
+  of the depot, see doc/concepts.rst, "On purpose different from CKAN";
+  expected to fail, strictly, so a listed test that passes fails the
+  run), those that need Solr without a fixture that says so (deselected
+  where no Solr answers), and those that fail until a fix of another
+  branch is merged (expected to fail, not strictly).
 - `--without-dcor-depot` runs the same tests with the same settings and
   without the extension: the baseline that shows which failures are the
   extension's.

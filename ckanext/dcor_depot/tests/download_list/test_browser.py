@@ -2,7 +2,8 @@
 Debian's chromium driven by Playwright over a real CKAN server and a real
 worker. A failing run leaves a screenshot and the page's HTML in
 test-output/browser/. The list page's screenshot is saved there too (with
-DCOR_UPDATE_SCREENSHOTS=1 also as doc/download-list.png for the README)."""
+DCOR_UPDATE_SCREENSHOTS=1 also as doc/download-list.png for the docs'
+concepts page)."""
 import hashlib
 import os
 import pathlib

@@ -5,7 +5,8 @@ unreadable, the circle's admin grants it on the circle page, the item is
 readable again and its archive downloads; then the user previews a
 query, adds it and sees the totals change. The list page with a pending
 request is saved as test-output/browser/download-list-access-request.png
-(with DCOR_UPDATE_SCREENSHOTS=1 also in doc/ for the README)."""
+(with DCOR_UPDATE_SCREENSHOTS=1 also in doc/ for the docs' concepts
+page)."""
 import os
 import re
 import shutil
