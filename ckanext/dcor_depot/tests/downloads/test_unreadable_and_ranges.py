@@ -99,7 +99,7 @@ def test_single_download_ranges_that_select_nothing_get_416(
         other = get(app, url, token, Range="bytes=0-9", **{"If-Range":
                                                            '"other"'})
         assert other.status_code == 200 and other.get_data() == data
-        head = app.client.head(url, headers={"Authorization": token,
+        head = app.test_client().head(url, headers={"Authorization": token,
                                       "Range": "bytes=5-14"})
         assert head.status_code == 206 and head.get_data() == b""
         assert head.headers["Content-Length"] == "10"
