@@ -11,6 +11,7 @@ import flask
 
 import ckan.plugins.toolkit as tk
 
+from ..downloads import views as download_views
 from . import rules
 
 download_list_blueprint = flask.Blueprint("dcor_depot_download_list",
@@ -136,6 +137,10 @@ for action in (add, remove, clear, rename):
     download_list_blueprint.add_url_rule(
         f"/dashboard/download-list/{action.__name__}", view_func=action,
         methods=["POST"])
+
+
+# every answer here is the caller's own (his list, his flash messages)
+download_list_blueprint.after_request(download_views.apply_caching)
 
 
 def blueprints() -> list[flask.Blueprint]:

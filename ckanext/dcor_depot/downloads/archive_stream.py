@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 
 from zlib_ng import zlib_ng  # SIMD CRC-32, a tenth of zlib's CPU
 
 from .archive_layout import DATA, Layout, Member
+# the one Range rule of every download route, re-exported for the archive's
+# callers
+from .byte_ranges import (  # noqa: F401
+    MalformedRange, MultipleRanges, RangeError, UnsatisfiableRange,
+    parse_range)
 
 # Pieces smaller than this (headers, small files) are gathered into one
 # chunk before they are yielded, so many small files are not sent in tiny
@@ -31,61 +35,6 @@ COALESCE_BYTES = 64 * 1024
 
 Opener = Callable[[Member, int], Iterable[bytes]]
 IntegrityHandler = Callable[[Member, str], None]
-
-
-class RangeError(ValueError):
-    """A Range header that cannot be answered with 206."""
-
-
-class MalformedRange(RangeError):
-    """Not a valid single byte range (answer 400)."""
-
-
-class MultipleRanges(MalformedRange):
-    """More than one range; multipart answers are not offered (answer 400)."""
-
-
-class UnsatisfiableRange(RangeError):
-    """A valid range that selects no byte of the archive (answer 416)."""
-
-
-_BYTE_RANGE = re.compile(r"([0-9]*)-([0-9]*)", re.ASCII)
-
-
-def parse_range(header: str | None, length: int) -> tuple[int, int] | None:
-    """(start, end) inclusive for a `Range` header, None to send it all.
-
-    werkzeug's parse_range_header is not used: it reads `bytes=-0` as the
-    whole file (RFC 9110 14.1.3: unsatisfiable) and refuses a suffix longer
-    than the file (RFC 9110: the whole file is selected).
-    A header in another unit is ignored, as RFC 9110 14.2 requires.
-    """
-    if header is None or not header.strip():
-        return None
-    unit, equals, spec = header.strip().partition("=")
-    if not equals:
-        raise MalformedRange(f"Range header without '=': {header!r}")
-    if unit.strip().lower() != "bytes":
-        return None
-    if "," in spec:
-        raise MultipleRanges(f"only a single byte range is served: {header!r}")
-    match = _BYTE_RANGE.fullmatch(spec.strip())
-    if not match or match.group(1) == match.group(2) == "":
-        raise MalformedRange(f"not a byte range: {header!r}")
-    first, last = match.groups()
-    if first == "":  # suffix: the last n bytes
-        suffix = int(last)
-        if suffix == 0 or length == 0:
-            raise UnsatisfiableRange(f"{header!r} selects no byte of {length}")
-        return max(length - suffix, 0), length - 1
-    start = int(first)
-    if last and int(last) < start:
-        raise MalformedRange(f"range ends before it starts: {header!r}")
-    if start >= length:
-        raise UnsatisfiableRange(
-            f"{header!r} starts past the end ({length} bytes)")
-    end = min(int(last), length - 1) if last else length - 1
-    return start, end
 
 
 class _Mismatch(Exception):

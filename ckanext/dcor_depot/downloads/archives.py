@@ -73,11 +73,10 @@ def _readable(context: dict[str, Any], dataset_id: str) -> dict[str, Any]:
     try:
         return tk.get_action("package_show")(dict(context),
                                              {"id": dataset_id})
-    except tk.ObjectNotFound:
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        # unreadable is absent: the caller learns nothing of a dataset he
+        # may not read, not even that it exists
         raise ArchiveRefused(404, f"no such dataset: {dataset_id}") from None
-    except tk.NotAuthorized:
-        raise ArchiveRefused(403, f"not allowed to read dataset "
-                                  f"{dataset_id}") from None
 
 
 def selected(context: dict[str, Any], dataset_ids: list[str],
@@ -111,11 +110,8 @@ def selected(context: dict[str, Any], dataset_ids: list[str],
         try:
             resource = tk.get_action("resource_show")(dict(context),
                                                       {"id": rid})
-        except tk.ObjectNotFound:
+        except (tk.ObjectNotFound, tk.NotAuthorized):
             raise ArchiveRefused(404, f"no such resource: {rid}") from None
-        except tk.NotAuthorized:
-            raise ArchiveRefused(403, f"not allowed to read resource "
-                                      f"{rid}") from None
         if within is not None and resource["package_id"] != within:
             raise ArchiveRefused(400, f"resource {rid} is not in dataset "
                                       f"{within}")

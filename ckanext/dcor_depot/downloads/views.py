@@ -4,10 +4,18 @@ and a dataset's checksum manifest.
 The URLs stay CKAN's own (`/dataset/{id}/resource/{rid}/download[/{name}]`);
 this blueprint is registered before CKAN's, so it answers them. Resources
 no provider serves (links) get CKAN's own answer. Who may see a resource
-(`resource_show`) may download it; anyone else gets CKAN's 403/404.
+(`resource_show`) may download it; anyone else gets 404, as CKAN's own
+dataset and resource pages answer (the API keeps CKAN's 403): a caller who
+may not read a dataset learns nothing of it, not even that it exists.
+
+Caching (downloads/caching.py): every answer of these routes is private
+(`Cache-Control: private, no-store`, `Vary: Authorization, Cookie`) unless
+the view finds that it shows only public, active datasets' content; those
+answers stay cacheable and conditional (ETag, 304).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import flask
@@ -18,8 +26,8 @@ from ckan.views import resource as ckan_resource_views
 from .. import config as dcor_config
 from ..metrics import counters as metrics
 from ..storage import s3
-from . import (archive_stream, archives, ckan_compat, manifests, providers,
-               selection)
+from . import (archives, byte_ranges, caching, ckan_compat, manifests,
+               providers, selection)
 
 download_blueprint = flask.Blueprint("dcor_depot_download", __name__)
 
@@ -34,14 +42,78 @@ def _plain(status: int, message: str):
                           mimetype="text/plain")
 
 
+def unsatisfiable(length: int, why: str):
+    """416 with `Content-Range: bytes */{length}` and one plain line."""
+    status, headers, body = byte_ranges.unsatisfiable(length, why)
+    response = flask.Response(body, status=status, mimetype="text/plain")
+    response.headers.update(headers)
+    return response
+
+
+def not_modified(etag: str):
+    """304 if the caller holds this ETag already, else None."""
+    if flask.request.if_none_match.contains(etag):
+        response = flask.Response(status=304)
+        response.set_etag(etag)
+        return response
+    return None
+
+
+# Caching: what a view found out about its answer, applied after it (also
+# to the error pages of abort()), before CKAN's own after_request, which
+# would otherwise call every answer without a rendered template public.
+
+def shows(public_active: bool, per_caller: bool = False) -> None:
+    """Record what the answer shows; private until a view says otherwise."""
+    flask.g.dcor_depot_caching = (public_active, per_caller)
+    if not public_active:
+        # CKAN's after_request then says private, not public, max-age=...
+        flask.request.environ["__no_cache__"] = True
+
+
+def apply_caching(response: flask.Response) -> flask.Response:
+    """The caching headers of caching.cache_headers. An answer that
+    forbids storing already (a presigned URL, a credential) keeps that."""
+    public_active, per_caller = flask.g.get("dcor_depot_caching",
+                                            (False, True))
+    if response.cache_control.no_store or response.status_code >= 400:
+        # a refusal may differ between callers, and a credential is
+        # nobody else's
+        public_active = False
+    headers = caching.cache_headers(public_active, per_caller)
+    if "Cache-Control" in headers:
+        flask.request.environ["__no_cache__"] = True
+        response.headers["Cache-Control"] = headers["Cache-Control"]
+    for name in headers.get("Vary", "").split(", "):
+        if name:
+            response.vary.add(name)
+    return response
+
+
+def private_to_identified_callers(response: flask.Response
+                                  ) -> flask.Response:
+    """Every route of the site, CKAN's API included: CKAN calls each answer
+    without a rendered template public (max-age=ckan.cache_expires), so a
+    private dataset's package_show, read with a token, would sit in a
+    shared cache for anyone. An identified caller's answers are private
+    (CKAN's after_request, which runs after this, then says so)."""
+    if flask.request.headers.get("Authorization") or \
+            getattr(tk.current_user, "is_authenticated", False):
+        flask.request.environ["__no_cache__"] = True
+        for name in caching.CALLER_HEADERS:
+            response.vary.add(name)
+    return response
+
+
 def readable_dataset(id: str) -> dict[str, Any]:
-    """The dataset, if the user may read it; else CKAN's 404/403."""
+    """The dataset, if the user may read it; else 404, whether it does not
+    exist or may not be read (CKAN's own pages do the same)."""
     try:
-        return tk.get_action("package_show")(_context(), {"id": id})
-    except tk.ObjectNotFound:
+        dataset = tk.get_action("package_show")(_context(), {"id": id})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
         return tk.abort(404, tk._("Dataset not found"))
-    except tk.NotAuthorized:
-        return tk.abort(403, tk._("Unauthorized to read dataset %s") % id)
+    shows(caching.is_public_active(dataset))
+    return dataset
 
 
 def download(id: str, resource_id: str, filename: str | None = None):
@@ -54,19 +126,22 @@ def download(id: str, resource_id: str, filename: str | None = None):
         except (tk.ObjectNotFound, tk.NotAuthorized):
             pass
         return tk.abort(404, tk._("Resource not found in dataset %s") % id)
-    range_header = flask.request.headers.get("Range")
-    if range_header:
-        try:
-            archive_stream.parse_range(range_header, resource.get("size")
-                                       or 2**63 - 1)
-        except archive_stream.UnsatisfiableRange:
-            pass  # the provider (or S3) answers 416 with the real size
-        except archive_stream.RangeError as exc:
-            return _plain(400, f"malformed Range header: {exc}")
     provider = providers.provider_for(resource, dataset)
     if provider is None:
         return ckan_resource_views.download("dataset", id, resource_id,
                                             filename)
+    # the one Range rule, before a provider (S3, nginx, another plugin's)
+    # gets a range it would answer its own way
+    length = resource.get("size")
+    if flask.request.headers.get("Range") and isinstance(length, int):
+        try:
+            byte_ranges.wanted_bytes(flask.request.headers["Range"],
+                                     flask.request.headers.get("If-Range"),
+                                     resource.get("sha256") or None, length)
+        except byte_ranges.UnsatisfiableRange as exc:
+            return unsatisfiable(length, str(exc))
+        except byte_ranges.RangeError as exc:
+            return _plain(400, f"malformed Range header: {exc}")
     response = provider.response(resource, dataset, filename)
     # a download is one that hands out bytes (or where to get them): not a
     # HEAD, a 304 or a refusal; the metric and CKAN's signal count the same
@@ -81,14 +156,22 @@ def _manifest(id: str) -> dict[str, Any]:
     return manifests.dataset_manifest(readable_dataset(id))
 
 
+def _conditional(text: str, mimetype: str) -> flask.Response:
+    """A manifest's answer, with an ETag of its bytes; 304 if the caller
+    holds them already."""
+    etag = hashlib.sha256(text.encode()).hexdigest()[:32]
+    response = not_modified(etag) or flask.Response(text, mimetype=mimetype)
+    response.set_etag(etag)
+    return response
+
+
 def manifest_sha256(id: str):
-    return flask.Response(manifests.as_sha256sum(_manifest(id)),
-                          mimetype="text/plain")
+    return _conditional(manifests.as_sha256sum(_manifest(id)), "text/plain")
 
 
 def manifest_csv(id: str):
     result = _manifest(id)
-    response = flask.Response(manifests.as_csv(result), mimetype="text/csv")
+    response = _conditional(manifests.as_csv(result), "text/csv")
     response.headers["Content-Disposition"] = \
         f'attachment; filename="{result["dataset"]}-manifest.csv"'
     return response
@@ -117,26 +200,31 @@ def _archive_response(selection_of, comptype: str, name: str | None,
         return _plain(400, f"layout must be one of "
                            f"{', '.join(archives.LAYOUTS)}, not {layout!r}")
     try:
-        archive = archives.build(selection_of(), comptype, name, layout)
+        selection = selection_of()
+        # private unless every member's dataset is public and active
+        shows(all(caching.is_public_active(dataset)
+                  for _, dataset in selection))
+        archive = archives.build(selection, comptype, name, layout)
     except archives.ArchiveRefused as exc:
         return _plain(exc.status, str(exc))
     layout = archive.layout
     start, end = 0, layout.length - 1
     status = 200
-    range_header = flask.request.headers.get("Range")
-    if_range = flask.request.headers.get("If-Range")
-    if range_header and (if_range is None or
-                         if_range.strip('"') == layout.etag):
-        try:
-            wanted = archive_stream.parse_range(range_header, layout.length)
-        except archive_stream.UnsatisfiableRange as exc:
-            response = _plain(416, f"unsatisfiable Range: {exc}")
-            response.headers["Content-Range"] = f"bytes */{layout.length}"
-            return response
-        except archive_stream.RangeError as exc:
-            return _plain(400, f"malformed Range header: {exc}")
-        if wanted is not None and layout.ranges_supported:
-            (start, end), status = wanted, 206
+    if flask.request.method in ("GET", "HEAD"):
+        unchanged = not_modified(layout.etag)
+        if unchanged is not None:
+            return unchanged
+    try:
+        wanted = byte_ranges.wanted_bytes(
+            flask.request.headers.get("Range"),
+            flask.request.headers.get("If-Range"), layout.etag,
+            layout.length)
+    except byte_ranges.UnsatisfiableRange as exc:
+        return unsatisfiable(layout.length, str(exc))
+    except byte_ranges.RangeError as exc:
+        return _plain(400, f"malformed Range header: {exc}")
+    if wanted.partial and layout.ranges_supported:
+        start, end, status = wanted.start, wanted.end, 206
     response = flask.Response(
         status=status, mimetype="application/zip"
         if layout.comptype == "zip" else "application/x-tar")
@@ -231,6 +319,10 @@ download_blueprint.add_url_rule("/dataset/<id>/manifest.sha256",
                                 view_func=manifest_sha256)
 download_blueprint.add_url_rule("/dataset/<id>/manifest.csv",
                                 view_func=manifest_csv)
+
+
+download_blueprint.after_request(apply_caching)
+download_blueprint.after_app_request(private_to_identified_callers)
 
 
 def blueprints() -> list[flask.Blueprint]:

@@ -59,7 +59,7 @@ def test_private_resource_redirects_its_owner_only(app, run_worker,
     stranger_token = factories.APIToken(user=stranger["name"])["token"]
     for who in (None, stranger_token):
         denied = download(app, dataset["id"], resource["id"], who)
-        assert denied.status_code in (403, 404)
+        assert denied.status_code == 404
         assert "Location" not in denied.headers
         assert bucket_url not in denied.get_data(as_text=True)
 
