@@ -164,8 +164,9 @@ def test_resources_selected_by_download_url(app, run_worker, s3_client):
              "not a resource download"),
             ("dataset/x/resource/y/download", "not an absolute or site")):
         one_line(post_archive(app, token, url=[bad]), 400, says)
-    # who may not read the resource gets no archive of it by its URL
+    # who may not read the resource gets no archive of it by its URL, and
+    # cannot tell it from one that does not exist (issue 23, item 7)
     stranger = factories.APIToken(user=factories.User()["name"])["token"]
     one_line(post_archive(app, stranger, url=[download_url(first["id"],
                                                            a["id"])]),
-             403, "not allowed to read resource")
+             404, f"no such resource: {a['id']}")
