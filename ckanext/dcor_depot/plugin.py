@@ -60,7 +60,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
 
     # IResourceController
     def before_resource_create(self, context, resource):
-        events.resource_changing(context)
+        events.resource_creating(context, resource)
 
     def before_resource_update(self, context, current, resource):
         events.resource_changing(context)

@@ -6,7 +6,8 @@ import click
 
 def get_commands() -> list[click.Command]:
     from . import depot, figshare, maintenance, migrate, visibility
-    from . import doctor
+    from . import doctor, worker
 
     return [*depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
-            *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS]
+            *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS,
+            *worker.COMMANDS]
