@@ -9,7 +9,7 @@ import click
 from .. import config as dcor_config
 from .. import jobs
 from ..storage import depot, s3
-from ..workflows import append, records, stale_uploads
+from ..workflows import append, direct_upload, records, stale_uploads
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
@@ -110,6 +110,10 @@ def prune_stale_multipart_uploads(initiated_before_days, dry_run):
             stale_uploads.abort(client, upload)
             aborted += 1
     click.echo(f"{found} stale multipart uploads found, {aborted} aborted")
+    if not dry_run:
+        forgotten = direct_upload.forget_expired_issues()
+        click.echo(f"{forgotten} expired records of issued upload ids "
+                   "removed")
 
 
 COMMANDS = [append_resource, run_jobs_dcor_depot,
