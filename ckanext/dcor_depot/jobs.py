@@ -189,6 +189,12 @@ def enqueue_checksums_job(resource_id: str) -> bool:
     return enqueue(CHECKSUMS, resource_id)
 
 
+def forget_steps(resource_id: str) -> None:
+    """The resource has no steps left: its jobs' outbox rows go."""
+    for kind in STEP_JOBS:
+        job_queue.forget(kind, resource_id)
+
+
 def queue_unfinished_resources(dataset_id: str) -> int:
     """Queue the first job of each of the dataset's resources that has
     steps to do and none waiting or running. Runs in a worker: requests

@@ -112,6 +112,12 @@ class TcpProxy:
 
     def stop(self) -> None:
         if self._server is not None:
+            # shutdown wakes the accept() that is blocked on it (close
+            # alone would let it take one more connection)
+            try:
+                self._server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._server.close()
             self._server = None
         with self._lock:
