@@ -84,8 +84,8 @@ def wait_until(condition, timeout, what):
         if value:
             return value
         time.sleep(0.5)
-    raise AssertionError(f"not within {timeout} s: {what}; outbox: "
-                         f"{job_queue.outbox_rows()}")
+    rows = getattr(job_queue, "outbox_rows", lambda: "none")()
+    raise AssertionError(f"not within {timeout} s: {what}; outbox: {rows}")
 
 
 def resource_show(site, token, rid):
