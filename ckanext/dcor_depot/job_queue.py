@@ -212,6 +212,28 @@ def run(kind: str, entity_id: str, work: Callable[[str], Any]) -> Any:
     should this one fail or be killed), do the work, remove the row. A job
     without a row did its work already: it returns "done before"."""
     the_id = job_id(kind, entity_id)
+    # two entries of one job id in RQ (two processes queued it at once)
+    # must not run side by side: the second finds the lock taken
+    with model.meta.engine.connect() as lock_connection:
+        if not lock_connection.execute(sa.select(sa.func.pg_try_advisory_lock(
+                sa.func.hashtext(_LOCK_PREFIX + the_id)))).scalar():
+            log.info("job %s: runs elsewhere, nothing to do", the_id)
+            return "running elsewhere"
+        lock_connection.commit()
+        try:
+            return _claimed_run(kind, entity_id, work)
+        finally:
+            lock_connection.execute(sa.select(sa.func.pg_advisory_unlock(
+                sa.func.hashtext(_LOCK_PREFIX + the_id))))
+            lock_connection.commit()
+
+
+_LOCK_PREFIX = "dcor_depot job "
+
+
+def _claimed_run(kind: str, entity_id: str,
+                 work: Callable[[str], Any]) -> Any:
+    the_id = job_id(kind, entity_id)
     intervals = retry_intervals()
     with model.meta.engine.begin() as connection:
         row = connection.execute(
@@ -267,8 +289,21 @@ def sweep(engine: sa.engine.Engine | None = None, limit: int = 200) -> int:
              .where(outbox.c.next_attempt_at <= _utc_now(),
                     outbox.c.starts < cap)
              .order_by(outbox.c.next_attempt_at).limit(limit))
+    lock = sa.func.hashtext(_LOCK_PREFIX + "sweep")
     with (engine or model.meta.engine).connect() as connection:
-        due = connection.execute(query).all()
+        # one sweep at a time over all workers: two would queue one job
+        # twice
+        if not connection.execute(sa.select(
+                sa.func.pg_try_advisory_lock(lock))).scalar():
+            return 0
+        try:
+            return _queue_due(connection.execute(query).all())
+        finally:
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(lock)))
+            connection.commit()
+
+
+def _queue_due(due) -> int:
     queued = 0
     for kind, entity_id in due:
         if kind not in KINDS:
@@ -281,6 +316,15 @@ def sweep(engine: sa.engine.Engine | None = None, limit: int = 200) -> int:
     if queued:
         log.info("outbox: %d jobs queued again", queued)
     return queued
+
+
+def has_rows(entity_id: str, kinds: tuple[str, ...]) -> bool:
+    """Some job of these kinds for this id is asked for, waiting, running,
+    backing off or left at its cap."""
+    with model.meta.engine.connect() as connection:
+        return connection.execute(sa.select(outbox.c.job_id).where(
+            outbox.c.entity_id == entity_id,
+            outbox.c.kind.in_(kinds)).limit(1)).first() is not None
 
 
 def forget(kind: str, entity_id: str) -> None:

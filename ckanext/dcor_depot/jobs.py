@@ -205,11 +205,12 @@ def queue_unfinished_resources(dataset_id: str) -> int:
         for row in visibility.resource_rows(dataset_id):
             if row["state"] != "active":
                 continue
-            # Redis first, then the row: a step that finished before this
-            # look saved its fields before, and the fresh read below sees
-            # them; one that waits or runs is left alone
-            if any(job_queue.is_pending(kind, row["id"])
-                   for kind in STEP_JOBS):
+            # the outbox first, then the row: a step job keeps its row
+            # until it has saved its fields (and a move queues the upload
+            # before it ends), so a resource without rows shows its real
+            # state below; one with a row (waiting, running, backing off)
+            # is left to that job
+            if job_queue.has_rows(row["id"], STEP_JOBS):
                 continue
             fresh = visibility.resource_row(row["id"])
             if fresh is None or fresh["state"] != "active":
