@@ -214,18 +214,22 @@ def run(kind: str, entity_id: str, work: Callable[[str], Any]) -> Any:
     the_id = job_id(kind, entity_id)
     # two entries of one job id in RQ (two processes queued it at once)
     # must not run side by side: the second finds the lock taken
+    lock = sa.func.hashtext(_LOCK_PREFIX + the_id)
+    # a session lock, taken and given back in short transactions: the
+    # connection is not left idle in a transaction while the job runs
     with model.meta.engine.connect() as lock_connection:
-        if not lock_connection.execute(sa.select(sa.func.pg_try_advisory_lock(
-                sa.func.hashtext(_LOCK_PREFIX + the_id)))).scalar():
+        with lock_connection.begin():
+            taken = lock_connection.execute(
+                sa.select(sa.func.pg_try_advisory_lock(lock))).scalar()
+        if not taken:
             log.info("job %s: runs elsewhere, nothing to do", the_id)
             return "running elsewhere"
-        lock_connection.commit()
         try:
             return _claimed_run(kind, entity_id, work)
         finally:
-            lock_connection.execute(sa.select(sa.func.pg_advisory_unlock(
-                sa.func.hashtext(_LOCK_PREFIX + the_id))))
-            lock_connection.commit()
+            with lock_connection.begin():
+                lock_connection.execute(
+                    sa.select(sa.func.pg_advisory_unlock(lock)))
 
 
 _LOCK_PREFIX = "dcor_depot job "
@@ -293,14 +297,18 @@ def sweep(engine: sa.engine.Engine | None = None, limit: int = 200) -> int:
     with (engine or model.meta.engine).connect() as connection:
         # one sweep at a time over all workers: two would queue one job
         # twice
-        if not connection.execute(sa.select(
-                sa.func.pg_try_advisory_lock(lock))).scalar():
+        with connection.begin():
+            taken = connection.execute(
+                sa.select(sa.func.pg_try_advisory_lock(lock))).scalar()
+        if not taken:
             return 0
         try:
-            return _queue_due(connection.execute(query).all())
+            with connection.begin():
+                due = connection.execute(query).all()
+            return _queue_due(due)
         finally:
-            connection.execute(sa.select(sa.func.pg_advisory_unlock(lock)))
-            connection.commit()
+            with connection.begin():
+                connection.execute(sa.select(sa.func.pg_advisory_unlock(lock)))
 
 
 def _queue_due(due) -> int:
