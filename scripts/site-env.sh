@@ -92,7 +92,7 @@ site_start() {
   fi
   local queue
   queue="$(grep -oP '^ckanext.dcor_depot.jobs_queue = \K.*' "$INI" || echo default)"
-  "$CKAN" -c "$INI" jobs worker "$queue" >"$STATE/worker.log" 2>&1 &
+  "$CKAN" -c "$INI" dcor-depot-worker "$queue" >"$STATE/worker.log" 2>&1 &
   SITE_PIDS+=($!)
   "$CKAN" -c "$INI" run -H 127.0.0.1 -p "$PORT" >"$STATE/site.log" 2>&1 &
   SITE_PIDS+=($!)

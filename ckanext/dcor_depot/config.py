@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import ckan.plugins.toolkit as tk
 from ckan.exceptions import CkanConfigurationException
 
-from . import transfer_plan
+from . import outbox_rules, transfer_plan
 
 S3_ENDPOINT_URL = "dcor_object_store.endpoint_url"
 S3_ACCESS_KEY_ID = "dcor_object_store.access_key_id"
@@ -29,6 +29,8 @@ USERS_DEPOT_NAME = "ckanext.dcor_depot.users_depot_name"
 FIGSHARE_API_URL = "ckanext.dcor_depot.figshare_api_url"
 JOBS_QUEUE = "ckanext.dcor_depot.jobs_queue"
 JOB_TIMEOUT = "ckanext.dcor_depot.job_timeout"
+JOB_RETRY_INTERVALS = "ckanext.dcor_depot.job_retry_intervals"
+OUTBOX_SWEEP_INTERVAL = "ckanext.dcor_depot.outbox_sweep_interval"
 UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
 UPLOAD_MAX_PART_SIZE = "ckanext.dcor_depot.upload_max_part_size"
 DOWNLOAD_URL_EXPIRY = "ckanext.dcor_depot.download_url_expiry"
@@ -114,6 +116,12 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, CIRCLE_QUOTA_BYTES, 0, 2**63 - 1)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
+    _check_int(cfg, OUTBOX_SWEEP_INTERVAL, 1, 3600)
+    try:
+        outbox_rules.parse_intervals(str(cfg.get(JOB_RETRY_INTERVALS) or ""))
+    except ValueError as exc:
+        _fail(JOB_RETRY_INTERVALS, f"must be seconds, e.g. '60 300': {exc}",
+              cfg.get(JOB_RETRY_INTERVALS))
 
 
 def _check_int(cfg: Mapping[str, Any], key: str, low: int, high: int) -> None:
@@ -196,6 +204,14 @@ def jobs_queue() -> str:
 
 def job_timeout() -> int:
     return tk.config.get(JOB_TIMEOUT)
+
+
+def job_retry_intervals() -> str:
+    return str(tk.config.get(JOB_RETRY_INTERVALS))
+
+
+def outbox_sweep_interval() -> int:
+    return tk.config.get(OUTBOX_SWEEP_INTERVAL)
 
 
 # Direct uploads and maintenance

@@ -112,3 +112,27 @@ circle_quota_table = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("updated_by", sa.UnicodeText),
 )
+
+# The job outbox (job_queue.py) and the issued direct uploads
+
+job_outbox_table = sa.Table(
+    "dcor_depot_job_outbox", metadata,
+    sa.Column("job_id", sa.UnicodeText, primary_key=True),
+    sa.Column("kind", sa.UnicodeText, nullable=False),
+    sa.Column("entity_id", sa.UnicodeText, nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Column("starts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.UnicodeText),
+)
+
+issued_upload_table = sa.Table(
+    "dcor_depot_issued_upload", metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("organization_id", sa.UnicodeText, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.UnicodeText),
+    sa.Column("part_size", sa.BigInteger, nullable=False),
+    sa.Column("part_count", sa.Integer, nullable=False),
+    sa.Column("issued_at", sa.DateTime, nullable=False),
+)

@@ -1,9 +1,11 @@
 """What the depot does when CKAN creates, updates or deletes datasets and
 resources. The plugin's hooks hand over to these functions.
 
-Work is never done here, only queued: jobs from hooks that CKAN calls
-before its commit are queued once the transaction commits (a waiting
-worker would otherwise read the old state).
+Work is never done here, only asked for: each hook that CKAN calls before
+its commit writes the jobs it needs into the outbox in the same
+transaction (job_queue.request), and they are queued once it commits (a
+waiting worker would otherwise read the old state). What happens after the
+commit needs no database connection.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from ckan import model
 
 from . import config as dcor_config
 from . import db, jobs, resource_state
-from .job_queue import enqueue_after_commit, enqueue_when_committed
+from .job_queue import request
 from .storage import s3
 from .workflows import visibility
 
@@ -23,8 +25,21 @@ RESOURCE_CHANGE = "dcor_depot_resource_change"
 DELETED_FROM = "dcor_depot_deleted_from"
 
 
+# set by resource_create's hook: the ids the dataset had before, so that
+# the dataset hook (before the commit) knows which resource is new
+KNOWN_RESOURCES = "dcor_depot_known_resources"
+
+
 def resource_changing(context: dict[str, Any]) -> None:
     context[RESOURCE_CHANGE] = True
+
+
+def resource_creating(context: dict[str, Any],
+                      resource: dict[str, Any]) -> None:
+    context[RESOURCE_CHANGE] = True
+    context[KNOWN_RESOURCES] = {
+        rid for (rid,) in model.Session.query(model.Resource.id).filter(
+            model.Resource.package_id == (resource.get("package_id") or ""))}
 
 
 def resource_deleting(context: dict[str, Any],
@@ -36,31 +51,26 @@ def resource_deleting(context: dict[str, Any],
         # committed with the deletion (after_resource_delete comes after
         # the commit); a deletion that fails leaves a harmless record
         db.record_deletion("resource", row.id)
+        # the deleted resource's objects lose their public tag and its
+        # symlink at CKAN's path goes (the depot copy stays)
+        if not context.get("is_background_job"):
+            request(jobs.VISIBILITY, row.package_id)
 
 
 def resource_deleted(context: dict[str, Any]) -> None:
-    """The deleted resource's objects lose their public tag and its symlink
-    at CKAN's path goes (the depot copy stays)."""
-    dataset_id = context.pop(DELETED_FROM, None)
-    if dataset_id and not context.get("is_background_job"):
-        enqueue_when_committed(context, jobs.enqueue_visibility_job,
-                               dataset_id)
+    context.pop(DELETED_FROM, None)
 
 
 def resource_created(context: dict[str, Any],
                      resource: dict[str, Any]) -> None:
-    # work done inside our own jobs and commands is placed by them
-    if context.get("is_background_job") or \
-            resource.get("url_type") != resource_state.UPLOAD:
-        return
-    enqueue_when_committed(context, jobs.enqueue_resource_jobs,
-                           resource["id"])
+    """Nothing to do: CKAN's resource_create updates the dataset before its
+    commit, and `dataset_updated` asks for the resource's steps then."""
 
 
 def dataset_created(context: dict[str, Any],
                     dataset: dict[str, Any]) -> None:
-    if not context.get("is_background_job"):
-        enqueue_after_commit(jobs.enqueue_unfinished_resources, dataset["id"])
+    if not context.get("is_background_job") and _may_have_steps(dataset):
+        request(jobs.UNFINISHED, dataset["id"])
 
 
 def dataset_updated(context: dict[str, Any],
@@ -71,23 +81,33 @@ def dataset_updated(context: dict[str, Any],
         db.record_deletion("dataset", dataset["id"])
     if context.get("is_background_job"):
         return
-    if not context.get(RESOURCE_CHANGE) or _has_unbacked_direct_upload(
-            dataset):
+    known = context.pop(KNOWN_RESOURCES, None)
+    if known is not None:
+        # resource_create: its new upload goes to the depot, then to S3
+        # (the dict may lack the new id: CKAN sets it on its own copy)
+        for rid, url_type in model.Session.query(
+                model.Resource.id, model.Resource.url_type).filter(
+                model.Resource.package_id == dataset["id"],
+                model.Resource.state == "active"):
+            if rid not in known and url_type == resource_state.UPLOAD:
+                request(jobs.MOVE, rid)
+    if (not context.get(RESOURCE_CHANGE) and _may_have_steps(dataset)) or \
+            _has_unbacked_direct_upload(dataset):
         # files uploaded through package_create/update/revise (DCOR-Aid's
-        # legacy route) and direct uploads; resource_create queues the
-        # jobs of its upload itself
-        enqueue_after_commit(jobs.enqueue_unfinished_resources, dataset["id"])
+        # legacy route) and direct uploads; a job looks at each resource
+        # and queues its steps (the dict here may be older than the rows)
+        request(jobs.UNFINISHED, dataset["id"])
     if not dcor_config.s3_enabled():
         return
     if _objects_in_another_circle(dataset):
-        enqueue_after_commit(jobs.enqueue_circle_move_job, dataset["id"])
+        request(jobs.CIRCLE_MOVE, dataset["id"])
     if context.get(RESOURCE_CHANGE) and not before:
         return
     if before and before.get("id") == dataset.get("id") and \
             resource_state.dataset_is_public(before) == \
             resource_state.dataset_is_public(dataset):
         return  # visibility unchanged
-    enqueue_after_commit(jobs.enqueue_visibility_job, dataset["id"])
+    request(jobs.VISIBILITY, dataset["id"])
 
 
 def dataset_deleted(context: dict[str, Any],
@@ -97,12 +117,18 @@ def dataset_deleted(context: dict[str, Any],
     db.record_deletion("dataset", dataset["id"])
     # a deleted dataset is not public: its objects lose the tag
     if dcor_config.s3_enabled():
-        enqueue_after_commit(jobs.enqueue_visibility_job, dataset["id"])
+        request(jobs.VISIBILITY, dataset["id"])
 
 
 def _has_unbacked_direct_upload(dataset: dict[str, Any]) -> bool:
     return any(resource.get("url_type") == resource_state.S3_UPLOAD
                and not resource.get("sha256")
+               for resource in dataset.get("resources") or [])
+
+
+def _may_have_steps(dataset: dict[str, Any]) -> bool:
+    return any(resource_state.may_have_steps(resource,
+                                             dcor_config.s3_enabled())
                for resource in dataset.get("resources") or [])
 
 

@@ -12,15 +12,15 @@ import time
 from rq.job import Job
 
 from . import config as dcor_config
+from . import job_queue
 from .job_queue import WAITING, enqueue
 from .metrics import counters as metrics
 from .resource_state import Step
-from .storage import s3
+from .storage import locks, s3
 from .workflows import (checksums, circle_move, depot_move, direct_upload,
                         object_store, records, visibility)
 
 log = logging.getLogger(__name__)
-RETRIES = 3  # of jobs that must converge on the latest state
 
 
 # The steps of a resource
@@ -75,9 +75,15 @@ def _follow_circle_move(dataset_id: str, bucket: str) -> None:
         enqueue_circle_move_job(dataset_id)
 
 
-# The jobs
+# The jobs (each runs through its outbox row: job_queue.run)
 
-def move_to_depot_job(resource_id: str) -> str:
+MOVE, UPLOAD, BACKUP, CHECKSUMS = ("depot-move", "depot-upload",
+                                   "depot-backup", "checksums")
+VISIBILITY, CIRCLE_MOVE, UNFINISHED = ("visibility", "circle-move",
+                                       "unfinished")
+
+
+def _move_then_upload(resource_id: str) -> str:
     try:
         return run_step(Step.DEPOT_MOVE, resource_id)
     finally:
@@ -85,26 +91,30 @@ def move_to_depot_job(resource_id: str) -> str:
         # wherever it is. Queued from here, not with an RQ dependency, so
         # that resource_create pays for one enqueue, not two. Without an
         # object store, the checksums come from one read of the file.
-        if dcor_config.s3_enabled():
-            enqueue(upload_to_s3_job, resource_id, "depot-upload",
-                    f"Upload resource {resource_id} to S3")
-        else:
-            enqueue_checksums_job(resource_id)
+        enqueue(UPLOAD if dcor_config.s3_enabled() else CHECKSUMS,
+                resource_id)
+
+
+def move_to_depot_job(resource_id: str) -> str:
+    return job_queue.run(MOVE, resource_id, _move_then_upload)
 
 
 def upload_to_s3_job(resource_id: str) -> str:
-    return run_step(Step.S3_UPLOAD, resource_id)
+    return job_queue.run(UPLOAD, resource_id,
+                         lambda rid: run_step(Step.S3_UPLOAD, rid))
 
 
 def backup_job(resource_id: str) -> str:
-    return run_step(Step.BACKUP, resource_id)
+    return job_queue.run(BACKUP, resource_id,
+                         lambda rid: run_step(Step.BACKUP, rid))
 
 
 def checksums_job(resource_id: str) -> str:
-    return run_step(Step.CHECKSUMS, resource_id)
+    return job_queue.run(CHECKSUMS, resource_id,
+                         lambda rid: run_step(Step.CHECKSUMS, rid))
 
 
-def visibility_job(dataset_id: str) -> int:
+def _visibility(dataset_id: str) -> int:
     try:
         changed = visibility.apply_dataset_visibility(dataset_id)
     except Exception as exc:
@@ -114,7 +124,11 @@ def visibility_job(dataset_id: str) -> int:
     return changed
 
 
-def circle_move_job(dataset_id: str) -> int:
+def visibility_job(dataset_id: str) -> int:
+    return job_queue.run(VISIBILITY, dataset_id, _visibility)
+
+
+def _circle_move(dataset_id: str) -> int:
     try:
         moved = circle_move.move_objects_to_current_circle(dataset_id)
     except Exception as exc:
@@ -126,60 +140,96 @@ def circle_move_job(dataset_id: str) -> int:
     return moved
 
 
-# Queueing them (fixed ids: `{id}-{suffix}`)
+def circle_move_job(dataset_id: str) -> int:
+    return job_queue.run(CIRCLE_MOVE, dataset_id, _circle_move)
 
-def enqueue_resource_jobs(resource_id: str) -> Job:
+
+def unfinished_resources_job(dataset_id: str) -> int:
+    return job_queue.run(UNFINISHED, dataset_id, queue_unfinished_resources)
+
+
+# the first job of each step (the move queues the upload itself)
+FIRST_JOB = {Step.DEPOT_MOVE: MOVE, Step.S3_UPLOAD: UPLOAD,
+             Step.BACKUP: BACKUP, Step.CHECKSUMS: CHECKSUMS}
+STEP_JOBS = (MOVE, UPLOAD, BACKUP, CHECKSUMS)
+
+job_queue.register(MOVE, move_to_depot_job,
+                   "Move resource {id} into the user depot")
+job_queue.register(UPLOAD, upload_to_s3_job, "Upload resource {id} to S3")
+job_queue.register(BACKUP, backup_job,
+                   "Back up resource {id} from S3 to the depot")
+job_queue.register(CHECKSUMS, checksums_job,
+                   "Compute the checksums of resource {id}")
+# a started job may have read the old state: another one is queued (it
+# waits for the running one: one per dataset runs at a time)
+job_queue.register(VISIBILITY, visibility_job,
+                   "Apply visibility of dataset {id} to S3", pending=WAITING)
+job_queue.register(CIRCLE_MOVE, circle_move_job,
+                   "Move objects of dataset {id} to its circle",
+                   pending=WAITING)
+job_queue.register(UNFINISHED, unfinished_resources_job,
+                   "Queue the steps of dataset {id}'s resources",
+                   pending=WAITING)
+
+
+# Queueing them from jobs and commands (requests use job_queue.request)
+
+def enqueue_resource_jobs(resource_id: str) -> bool:
     """The jobs of an uploaded resource: the depot move, which then queues
     the S3 upload."""
-    return enqueue(move_to_depot_job, resource_id, "depot-move",
-                   f"Move resource {resource_id} into the user depot")
+    return enqueue(MOVE, resource_id)
 
 
-def enqueue_backup_job(resource_id: str) -> Job:
-    return enqueue(backup_job, resource_id, "depot-backup",
-                   f"Back up resource {resource_id} from S3 to the depot")
+def enqueue_backup_job(resource_id: str) -> bool:
+    return enqueue(BACKUP, resource_id)
 
 
-def enqueue_visibility_job(dataset_id: str) -> Job:
-    # a started job may have read the old visibility: queue another one
-    # (it waits for the running one: one per dataset runs at a time)
-    return enqueue(visibility_job, dataset_id, "visibility",
-                   f"Apply visibility of dataset {dataset_id} to S3",
-                   pending=WAITING, retries=RETRIES)
+def enqueue_visibility_job(dataset_id: str) -> bool:
+    return enqueue(VISIBILITY, dataset_id)
 
 
-def enqueue_circle_move_job(dataset_id: str) -> Job:
-    return enqueue(circle_move_job, dataset_id, "circle-move",
-                   f"Move objects of dataset {dataset_id} to its circle",
-                   pending=WAITING, retries=RETRIES)
+def enqueue_circle_move_job(dataset_id: str) -> bool:
+    return enqueue(CIRCLE_MOVE, dataset_id)
 
 
-def enqueue_checksums_job(resource_id: str) -> Job:
-    return enqueue(checksums_job, resource_id, "checksums",
-                   f"Compute the checksums of resource {resource_id}")
+def enqueue_checksums_job(resource_id: str) -> bool:
+    return enqueue(CHECKSUMS, resource_id)
 
 
-FIRST_JOB = {Step.DEPOT_MOVE: enqueue_resource_jobs,
-             Step.S3_UPLOAD: enqueue_resource_jobs,
-             Step.BACKUP: enqueue_backup_job,
-             Step.CHECKSUMS: enqueue_checksums_job}
+def forget_steps(resource_id: str) -> None:
+    """The resource has no steps left: its jobs' outbox rows go."""
+    for kind in STEP_JOBS:
+        job_queue.forget(kind, resource_id)
 
 
-def enqueue_unfinished_resources(dataset_id: str) -> int:
-    """Queue the jobs of the dataset's resources that have steps to do.
-    For files uploaded through package_create/update, which call no
-    resource hook; runs after the commit, when the resources have ids."""
+def queue_unfinished_resources(dataset_id: str) -> int:
+    """Queue the first job of each of the dataset's resources that has
+    steps to do and none waiting or running. Runs in a worker: requests
+    only ask for it (a request's commit may not wait for a database
+    connection). One per dataset at a time."""
     queued = 0
-    for row in visibility.resource_rows(dataset_id):
-        if row["state"] != "active":
-            continue
-        resource = {**(row["extras"] or {}), "id": row["id"],
-                    "url_type": row["url_type"]}
-        try:
-            steps = records.steps_needed(resource)
-        except ValueError:
-            continue  # not an id we can place; run-jobs reports it
-        if steps:
-            FIRST_JOB[steps[0]](row["id"])
-            queued += 1
+    with locks.dataset_job_lock(dataset_id, UNFINISHED) as held:
+        for row in visibility.resource_rows(dataset_id):
+            if row["state"] != "active":
+                continue
+            # the outbox first, then the row: a step job keeps its row
+            # until it has saved its fields (and a move queues the upload
+            # before it ends), so a resource without rows shows its real
+            # state below; one with a row (waiting, running, backing off)
+            # is left to that job
+            if job_queue.has_rows(row["id"], STEP_JOBS):
+                continue
+            fresh = visibility.resource_row(row["id"])
+            if fresh is None or fresh["state"] != "active":
+                continue
+            resource = {**(fresh["extras"] or {}), "id": fresh["id"],
+                        "url_type": fresh["url_type"]}
+            try:
+                steps = records.steps_needed(resource)
+            except ValueError:
+                continue  # not an id we can place; run-jobs reports it
+            if steps:
+                enqueue(FIRST_JOB[steps[0]], row["id"])
+                queued += 1
+            held.refresh()
     return queued

@@ -25,6 +25,12 @@ from .metrics import views as metrics_views
 from .storage.ckan_uploader import resource_uploader
 
 
+def warm_up_registries() -> None:
+    from ckan import authz
+    tk.get_action("package_show")
+    authz.auth_functions_list()
+
+
 @tk.blanket.config_declarations
 @tk.blanket.cli(get_commands)
 @tk.blanket.actions(lambda: {**action.actions(),
@@ -48,6 +54,7 @@ class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IResourceController, inherit=True)
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IUploader, inherit=True)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurable
     def configure(self, config):
@@ -59,13 +66,22 @@ class DCORDepotPlugin(p.SingletonPlugin):
     def update_config(self, config):
         tk.add_template_directory(config, "templates")
 
+    # IMiddleware
+    def make_middleware(self, app, config):
+        # CKAN builds its tables of actions and auth functions on first
+        # use; two first requests on uWSGI threads raced there
+        # ("Authorization function not found", a 500). Built here, once
+        # per process, before any request.
+        warm_up_registries()
+        return app
+
     # IUploader
     def get_resource_uploader(self, data_dict):
         return resource_uploader(data_dict)
 
     # IResourceController
     def before_resource_create(self, context, resource):
-        events.resource_changing(context)
+        events.resource_creating(context, resource)
 
     def before_resource_update(self, context, current, resource):
         events.resource_changing(context)

@@ -94,6 +94,17 @@ def steps_needed(resource: Mapping[str, Any], local: LocalFacts,
     return steps
 
 
+def may_have_steps(resource: Mapping[str, Any], s3_enabled: bool) -> bool:
+    """From a resource dict alone (no look at the file): a stored file
+    whose fields say some step is still to do. `steps_needed` decides."""
+    url_type = resource.get("url_type")
+    if url_type not in STORED_URL_TYPES:
+        return False
+    if not resource.get("sha256") or resource.get("crc32") is None:
+        return True
+    return url_type == UPLOAD and s3_enabled and not in_object_store(resource)
+
+
 def s3_fields(object_url: str, size: int, sha256: str,
               etag: str | None, crc32: int | None = None) -> dict[str, Any]:
     """The fields a resource carries once its object is stored."""

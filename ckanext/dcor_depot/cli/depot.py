@@ -9,7 +9,7 @@ import click
 from .. import config as dcor_config
 from .. import jobs
 from ..storage import depot, s3
-from ..workflows import append, records, stale_uploads
+from ..workflows import append, direct_upload, records, stale_uploads
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
@@ -45,7 +45,8 @@ def append_resource(path, dataset_id, delete_source):
               help="Only datasets modified in the last N days.")
 def run_jobs_dcor_depot(modified_days):
     """Complete the depot and S3 steps that did not finish, in the
-    foreground, with the same code the jobs run."""
+    foreground, with the same code the jobs run: for jobs that failed at
+    each of their starts (ckanext.dcor_depot.job_retry_intervals)."""
     done = failed = checked = 0
     with click.progressbar(iter_dataset_ids(modified_days), label="datasets",
                            length=datasets_query(modified_days).count()
@@ -71,6 +72,10 @@ def run_jobs_dcor_depot(modified_days):
                         break
                     done += 1
                     click.echo(f"\n{resource['id']}: {step.value} {how}")
+                else:
+                    # done: jobs left in the outbox (e.g. after their last
+                    # start) have nothing more to do
+                    jobs.forget_steps(resource["id"])
     click.echo(f"checked {checked} resources: {done} steps completed, "
                f"{failed} failed")
     if failed:
@@ -110,6 +115,10 @@ def prune_stale_multipart_uploads(initiated_before_days, dry_run):
             stale_uploads.abort(client, upload)
             aborted += 1
     click.echo(f"{found} stale multipart uploads found, {aborted} aborted")
+    if not dry_run:
+        forgotten = direct_upload.forget_expired_issues()
+        click.echo(f"{forgotten} expired records of issued upload ids "
+                   "removed")
 
 
 COMMANDS = [append_resource, run_jobs_dcor_depot,

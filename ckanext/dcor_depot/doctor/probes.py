@@ -205,7 +205,7 @@ def worker(timeout: float) -> list[Result]:
         return [fail("worker", f"no worker took a job from queue {queue!r} "
                                f"within {timeout:.0f} s: none runs, or all "
                                f"are busy (ckan jobs list); start one (ckan "
-                               f"jobs worker {queue}; deploy/"
+                               f"dcor-depot-worker {queue}; deploy/"
                                "ckan-worker@.service)")]
     finally:
         job.delete()

@@ -9,7 +9,7 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
-from .. import db, jobs
+from .. import db, job_queue, jobs
 from ..accounting import quota
 from ..downloads import manifests
 from ..workflows import direct_upload, visibility
@@ -197,13 +197,11 @@ def _bulk_update(up_func, context, data_dict, deleting: bool = False):
     packages = [package for package in map(model.Package.get,
                                            data_dict.get("datasets") or [])
                 if package is not None]
-    if deleting:
-        for package in packages:
-            if package.state == "deleted":
-                db.record_deletion("dataset", package.id)
-        model.repo.commit()
     for package in packages:
-        jobs.enqueue_visibility_job(package.id)
+        if deleting and package.state == "deleted":
+            db.record_deletion("dataset", package.id)
+        job_queue.request(jobs.VISIBILITY, package.id)
+    model.repo.commit()
     return result
 
 

@@ -62,6 +62,13 @@ def clean_db(reset_db):
     """CKAN's clean database plus this extension's own tables."""
     reset_db()
     upgrade_depot_tables()
+    # CKAN's reset leaves these rows: jobs of an earlier test's resources
+    # would be swept into this test's workers
+    from ckan import model
+    from ckanext.dcor_depot import db
+    with model.meta.engine.begin() as connection:
+        for table in (db.job_outbox_table, db.issued_upload_table):
+            connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -192,20 +199,22 @@ def start_ckan(ini, *args, **kwargs):
 
 
 def start_worker(ini, burst=True, **kwargs):
-    """A real `ckan jobs worker` on the depot queue; with burst=False it
-    keeps waiting for jobs, as on a site."""
+    """A real `ckan dcor-depot-worker` (CKAN's worker and the outbox sweep)
+    on the depot queue; with burst=False it keeps waiting for jobs, as on a
+    site."""
     queue = tk.config.get("ckanext.dcor_depot.jobs_queue")
-    return start_ckan(ini, "jobs", "worker", *(["--burst"] if burst else []),
-                      queue, **kwargs)
+    return start_ckan(ini, "dcor-depot-worker",
+                      *(["--burst"] if burst else []), queue, **kwargs)
 
 
 @pytest.fixture
 def run_worker(worker_ini):
-    """Run a real `ckan jobs worker --burst` until the queues are empty."""
+    """Run a real `ckan dcor-depot-worker --burst` until the queues are
+    empty."""
     def run(timeout=600):
         queue = tk.config.get("ckanext.dcor_depot.jobs_queue")
-        result = ckan_command(worker_ini, "jobs", "worker", "--burst", queue,
-                              timeout=timeout)
+        result = ckan_command(worker_ini, "dcor-depot-worker", "--burst",
+                              queue, timeout=timeout)
         assert result.returncode == 0, result.stderr[-4000:]
         return result
     return run

@@ -3,7 +3,7 @@
 Renders the shipped deploy/ files (deployment_render) for free ports and a
 state folder, and runs them as unprivileged processes: Debian's nginx with
 its own prefix and config (never /etc/nginx, never port 80), uWSGI from
-the venv, `ckan jobs worker` as the systemd unit starts it. Used by the
+the venv, `ckan dcor-depot-worker` as the systemd unit starts it. Used by the
 `deployment` fixture (tests/conftest.py), the demo and the benchmarks:
 
     python -m ckanext.dcor_depot.tests.deployment serve --ini SITE.INI \
@@ -167,7 +167,8 @@ class Site:
                                   text)))
 
     def start_workers(self, count: int) -> None:
-        """`count` more real `ckan jobs worker` processes, as the unit."""
+        """`count` more real `ckan dcor-depot-worker` processes, as the
+        unit."""
         for _ in range(count):
             number = len(self._workers) + 1
             log = self.state / f"worker-{number}.log"

@@ -125,11 +125,11 @@ def worker_argv(unit_text: str, venv: str, ckan_ini: str,
     argv = shlex.split(match.group(1))
     if argv[0] != f"{VENV}/bin/ckan" or argv[1:3] != ["-c",
                                                       f"{ETC}ckan.ini"] \
-            or argv[3:5] != ["jobs", "worker"]:
+            or argv[3:4] != ["dcor-depot-worker"]:
         raise RenderError(f"deploy/{WORKER_UNIT}: ExecStart is not "
-                          f"'{VENV}/bin/ckan -c {ETC}ckan.ini jobs worker "
-                          f"QUEUE': {match.group(1)!r}")
-    return [f"{venv}/bin/ckan", "-c", ckan_ini, "jobs", "worker", queue]
+                          f"'{VENV}/bin/ckan -c {ETC}ckan.ini "
+                          f"dcor-depot-worker QUEUE': {match.group(1)!r}")
+    return [f"{venv}/bin/ckan", "-c", ckan_ini, "dcor-depot-worker", queue]
 
 
 def body_limit_mb(max_resource_size_mb: int) -> int:

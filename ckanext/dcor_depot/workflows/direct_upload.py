@@ -2,7 +2,9 @@
 
 1. `issue_upload_urls`: presigned URLs for a fresh resource id. They point
    at a staging key, sign the length of every part and expire after
-   `upload_url_expiry`. The issue is recorded in Redis (circle, size).
+   `upload_url_expiry`. The issue is recorded in PostgreSQL (circle,
+   size, part layout), committed before the URLs are handed out, so it
+   survives a restart of Redis or of the site.
 2. `accept_direct_upload`: when the client creates the resource, the
    staging object must exist in the dataset's own circle bucket with the
    announced size; it is copied inside the object store to the resource's
@@ -13,17 +15,18 @@
 """
 from __future__ import annotations
 
-import json
+import datetime
 import os
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
+
 import ckan.plugins.toolkit as tk
 from ckan import model
-from ckan.lib.redis import connect_to_redis
 
 from .. import config as dcor_config
-from .. import naming, resource_state, transfer_plan
+from .. import db, naming, resource_state, transfer_plan
 from ..accounting import store as accounting
 from ..storage import depot, s3
 from . import object_store, records, visibility
@@ -32,7 +35,6 @@ S3_UPLOAD = resource_state.S3_UPLOAD
 # An issued id stays claimable this long (the upload itself must start
 # within the URL expiry; creating the resource may come later).
 ISSUED_ID_TTL = 7 * 24 * 3600
-_ISSUED = "ckanext-dcor_depot:issued-upload:{}"
 
 
 class DirectUploadRefused(ValueError):
@@ -53,16 +55,39 @@ def issue_upload_urls(organization_id: str, file_size: int,
         file_size, dcor_config.upload_max_part_size())
     urls = s3.presigned_upload(client, bucket, naming.staging_key(rid),
                                part_sizes, dcor_config.upload_url_expiry())
-    connect_to_redis().set(_ISSUED.format(rid), json.dumps({
-        "circle": organization_id, "size": file_size, "user": user_id,
-        "parts": part_sizes[0], "count": len(part_sizes)}), ex=ISSUED_ID_TTL)
+    table = db.issued_upload_table
+    model.Session.execute(table.insert().values(
+        resource_id=rid, organization_id=organization_id, size=file_size,
+        user_id=user_id, part_size=part_sizes[0],
+        part_count=len(part_sizes), issued_at=datetime.datetime.utcnow()))
+    model.Session.commit()
     return {**urls, "resource_id": rid,
             "expires_in": dcor_config.upload_url_expiry()}
 
 
 def issued_upload(rid: str) -> dict[str, Any] | None:
-    raw = connect_to_redis().get(_ISSUED.format(rid))
-    return json.loads(raw) if raw else None
+    """The record of an issued id, unless it is older than ISSUED_ID_TTL
+    (read in the caller's transaction)."""
+    table = db.issued_upload_table
+    oldest = datetime.datetime.utcnow() - \
+        datetime.timedelta(seconds=ISSUED_ID_TTL)
+    row = model.Session.execute(sa.select(table).where(
+        table.c.resource_id == rid, table.c.issued_at >= oldest)).first()
+    if row is None:
+        return None
+    return {"circle": row.organization_id, "size": row.size,
+            "user": row.user_id, "parts": row.part_size,
+            "count": row.part_count}
+
+
+def forget_expired_issues() -> int:
+    """Remove the records of ids issued more than ISSUED_ID_TTL ago."""
+    table = db.issued_upload_table
+    oldest = datetime.datetime.utcnow() - \
+        datetime.timedelta(seconds=ISSUED_ID_TTL)
+    with model.meta.engine.begin() as connection:
+        return connection.execute(table.delete().where(
+            table.c.issued_at < oldest)).rowcount
 
 
 def is_direct_upload_claim(resource: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import jobs as ckan_jobs
 from ckan.tests import factories
 
-from ckanext.dcor_depot import jobs, naming
+from ckanext.dcor_depot import job_queue, naming
 
 from ..conftest import circle_bucket, ckan_command, start_worker
 from ..helpers import (file_sha256, make_circle_and_user, parts_in_flight,
@@ -207,17 +207,23 @@ def test_failed_visibility_job_is_retried(app, run_worker, worker_ini,
     broken.write_text(worker_ini.read_text().replace(
         "dcor_object_store.endpoint_url = ",
         "dcor_object_store.endpoint_url = http://127.0.0.1:9\n"
-        "ckanext.dcor_depot.s3_max_attempts = 1\n#", 1))
+        "ckanext.dcor_depot.s3_max_attempts = 1\n"
+        "ckanext.dcor_depot.job_retry_intervals = 1 1 1 1\n#", 1))
     api(app, token, "package_patch", id=dataset["id"], private=True)
-    job = ckan_jobs.job_from_id(f"{dataset['id']}-visibility")
-    assert job.retries_left == jobs.RETRIES
-    result = ckan_command(broken, "jobs", "worker", "--burst",
-                          tk.config["ckanext.dcor_depot.jobs_queue"])
-    assert result.returncode == 0, result.stderr[-3000:]
+    job_id = f"{dataset['id']}-visibility"
+    assert ckan_jobs.job_from_id(job_id)
+    # each burst of a worker sweeps the outbox first: the failed job is
+    # queued again after its interval, up to five starts
+    for _ in range(7):
+        result = ckan_command(broken, "dcor-depot-worker", "--burst",
+                              tk.config["ckanext.dcor_depot.jobs_queue"])
+        assert result.returncode == 0, result.stderr[-3000:]
+        time.sleep(1.2)
+    rows = {row["job_id"]: row for row in job_queue.outbox_rows()}
+    assert rows[job_id]["starts"] == 5
+    assert "EndpointConnectionError" in rows[job_id]["last_error"]
     queue = ckan_jobs.get_queue(tk.config["ckanext.dcor_depot.jobs_queue"])
-    job.refresh()
-    assert job.retries_left == 0 and job.is_failed
-    assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
+    assert job_id in FailedJobRegistry(queue=queue).get_job_ids()
     assert anonymous_status(resource["s3_url"]) == 200  # still wrong
 
     fixed = ckan_command(worker_ini, "dcor-depot-reconcile-visibility")

@@ -171,3 +171,22 @@ def test_package_revise_route(app, run_worker, s3_client, dcor_paths):
     assert shown["sha256"] == hashlib.sha256(data).hexdigest()
     link = naming.resource_path(str(dcor_paths["storage_path"]), rid)
     assert file_sha256(link) == shown["sha256"]
+
+
+def test_an_issued_upload_survives_a_redis_restart(app, run_worker,
+                                                   s3_client):
+    """Issue 22 item 5: the record of an issued id is in PostgreSQL. Before,
+    it lived in Redis only, and after a restart without persistence the
+    client's upload was refused ("was not issued")."""
+    from ckan.lib.redis import connect_to_redis
+
+    user, circle, dataset, token = make_circle_and_user()
+    data = os.urandom(2000)
+    urls = ask_urls(app, token, circle["id"], len(data))["result"]
+    client_upload(urls, data)
+    connect_to_redis().flushdb()  # this slot's Redis db, as after a restart
+    create_s3_resource(app, token, dataset["id"], urls["resource_id"])
+    run_worker()
+    resource = tk.get_action("resource_show")(
+        {"ignore_auth": True}, {"id": urls["resource_id"]})
+    assert resource["sha256"] == hashlib.sha256(data).hexdigest()
