@@ -121,8 +121,11 @@ def _dataset_resources(readable, dataset_id: Any) -> list[model.Resource]:
         raise tk.ObjectNotFound(f"no such dataset: {dataset_id}")
     if not readable(dataset):
         raise tk.NotAuthorized(f"not allowed to read dataset {dataset_id}")
-    resources = [resource for resource in dataset.resources
-                 if resource.state == "active" and _stored(resource)]
+    # in the dataset's order, said explicitly: the list keeps the order in
+    # which a batch was added
+    resources = sorted((resource for resource in dataset.resources
+                        if resource.state == "active" and _stored(resource)),
+                       key=lambda resource: resource.position or 0)
     if not resources:
         raise tk.ValidationError({"dataset_id": [
             f"dataset {dataset.name} holds no file this site stores"]})
