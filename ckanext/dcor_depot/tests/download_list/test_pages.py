@@ -139,9 +139,9 @@ def test_forms_work_without_javascript(app, web):
                              list_page, resource_id=[resources[0]["id"],
                                                      others[0]["id"]]))
     assert "removed; 2 files left" in page
-    # which files are left (their order is test_actions' subject; once, in
-    # CI with both CKAN versions at once, 2.11 listed these two the other
-    # way round, which the note on the stop records)
+    # which files are left; their order is not this test's subject (once,
+    # in CI with both CKAN versions at once, 2.11 listed these two the
+    # other way round, not explained yet)
     assert sorted(i["resource_id"] for i in listed(user)["items"]) == \
         sorted([resources[1]["id"], resources[2]["id"]])
     page = text_of(post_form(web, "/dashboard/download-list/rename", page,
