@@ -4,9 +4,12 @@ and are due again, are queued without an operator."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+import time
 
 import click
+import redis
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -17,6 +20,70 @@ from .. import config as dcor_config
 from .. import job_queue
 
 log = logging.getLogger(__name__)
+
+# how long to wait before entering RQ's work loop again after it quit
+# without a stop request (Redis unreachable): doubling, at most the last
+RESTART_DELAYS = (1, 2, 4, 8, 16, 30)
+# a work loop that ran this long was not part of the same outage
+STEADY_SECONDS = 60
+
+
+class _StoppableWorker(ckan_jobs.Worker):
+    """CKAN's worker that remembers whether SIGTERM/SIGINT asked it to
+    stop, so that a work loop that ended for another reason is entered
+    again."""
+    stop_asked = False
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+
+def _work_until_stopped(queues: list[str]) -> None:
+    """RQ's work loop, entered again whenever it quits on its own.
+
+    RQ waits out a Redis outage only while it waits for a job; a Redis
+    error anywhere else in its loop (the heartbeat, the maintenance, the
+    end of a job) makes it log "found an unhandled exception, quitting"
+    and return. A supervisor would restart the process after a while, but
+    this process also runs the outbox sweep, so it goes on by itself: a
+    Redis restart must never leave the depot's jobs without a worker.
+    """
+    # SIGTERM/SIGINT outside RQ's loop (which installs its own handlers)
+    stopping = threading.Event()
+
+    def stop_between_loops(signum, frame):
+        stopping.set()
+
+    failures = 0
+    while True:
+        signal.signal(signal.SIGTERM, stop_between_loops)
+        signal.signal(signal.SIGINT, stop_between_loops)
+        began = time.monotonic()
+        worker = None
+        try:
+            # the constructor talks to Redis already
+            worker = _StoppableWorker(queues)
+            if stopping.is_set():
+                return
+            worker.work(burst=False)
+        except (redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError) as exc:
+            # raised outside RQ's loop (naming and registering the
+            # worker, its teardown): Redis is not there
+            log.warning("worker: Redis unreachable: %s", exc)
+        if worker is not None and worker.stop_asked:
+            return
+        signal.signal(signal.SIGTERM, stop_between_loops)
+        signal.signal(signal.SIGINT, stop_between_loops)
+        if time.monotonic() - began > STEADY_SECONDS:
+            failures = 0  # a new outage starts the delays anew
+        delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+        failures += 1
+        log.warning("worker: RQ's work loop ended without a stop request; "
+                    "entering it again in %d s", delay)
+        if stopping.wait(delay):
+            return
 
 
 def _sweep_forever(stop: threading.Event, interval: int) -> None:
@@ -50,7 +117,7 @@ def dcor_depot_worker(queues, burst):
         args=(stop, dcor_config.outbox_sweep_interval()))
     sweeper.start()
     try:
-        ckan_jobs.Worker(queues).work(burst=False)
+        _work_until_stopped(queues)
     finally:
         stop.set()
 
