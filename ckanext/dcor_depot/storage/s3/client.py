@@ -22,11 +22,13 @@ class S3Unreachable(RuntimeError):
     """The object store does not answer or refuses the credentials."""
 
 
-def _unsigned_payload(request, **kwargs) -> None:
+def _unsigned_payload(request, signature_version="", **kwargs) -> None:
     """Skip botocore's sha256 of every part body on plain-http endpoints;
     Content-MD5 (checked by the server) already covers the bytes, as
-    botocore itself does on https."""
-    if "Content-MD5" in request.headers:
+    botocore itself does on https. Not in a presigned URL (s3v4-query),
+    whose client would have to send that header too."""
+    if "Content-MD5" in request.headers and \
+            not str(signature_version).endswith("-query"):
         request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
 
 
