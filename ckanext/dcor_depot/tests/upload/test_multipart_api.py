@@ -463,3 +463,27 @@ def test_unfinished_upload_expires(app, s3_client):
         content_md5=b64md5(data))
     again = create(app, token, dataset, data, last_modified=1)["result"]
     assert again["resource_id"] != upload["resource_id"]
+
+
+def test_complete_again_after_s3_completed_creates_the_resource(
+        app, run_worker, s3_client):
+    """A complete call that ended after S3 completed the upload but before
+    the resource was created (a killed web worker) is simply repeated."""
+    user, circle, dataset, token = make_circle_and_user()
+    data = os.urandom(PART + 77)
+    upload = create(app, token, dataset, data)["result"]
+    parts = send_all(app, token, upload, data)
+    bucket = circle_bucket(circle["id"])
+    key = naming.staging_key(upload["resource_id"])
+    s3.complete_upload(s3_client, bucket, key, upload["upload_id"], parts)
+    # a wrong ETag is still refused, and nothing is created
+    wrong = hashlib.md5(b"?").hexdigest() + "-2"
+    complete(app, token, upload, parts, data, status=409, etag=wrong)
+    assert model.Session.get(model.Resource, upload["resource_id"]) is None
+    resource = complete(app, token, upload, parts, data,
+                        sha256=hashlib.sha256(data).hexdigest())["result"]
+    run_worker()
+    shown = tk.get_action("resource_show")({"ignore_auth": True},
+                                           {"id": resource["id"]})
+    assert shown["upload_verification"] == "verified"
+    assert s3.object_head(s3_client, bucket, key) is None
