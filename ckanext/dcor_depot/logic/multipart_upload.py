@@ -205,6 +205,10 @@ def resource_upload_multipart_complete(context, data_dict
     data, upload = _own_upload(context, data_dict,
                                "resource_upload_multipart_complete",
                                schema.resource_upload_multipart_complete)
+    # before S3 completes anything: the resource must be creatable by them
+    if not multipart_upload.dataset_gone(upload.package_id):
+        tk.check_access("resource_create", context,
+                        {"package_id": upload.package_id})
     try:
         multipart_upload.complete(upload, data["parts"], data["etag"],
                                   data.get("sha256"))

@@ -487,3 +487,27 @@ def test_complete_again_after_s3_completed_creates_the_resource(
                                            {"id": resource["id"]})
     assert shown["upload_verification"] == "verified"
     assert s3.object_head(s3_client, bucket, key) is None
+
+
+def test_complete_needs_the_right_to_add_resources_still(app, s3_client):
+    """An uploader removed from the circle cannot complete: S3 completes
+    nothing, and the upload stays open for them to abort."""
+    user, circle, dataset, token = make_circle_and_user()
+    editor = factories.User()
+    tk.get_action("organization_member_create")(
+        {"ignore_auth": True}, {"id": circle["id"], "username":
+                                editor["name"], "role": "editor"})
+    editor_token = factories.APIToken(user=editor["name"])["token"]
+    data = os.urandom(200)
+    upload = create(app, editor_token, dataset, data)["result"]
+    parts = send_all(app, editor_token, upload, data)
+    tk.get_action("organization_member_delete")(
+        {"ignore_auth": True, "user": factories.Sysadmin()["name"]},
+        {"id": circle["id"], "username": editor["name"]})
+    complete(app, editor_token, upload, parts, data, status=403)
+    bucket = circle_bucket(circle["id"])
+    assert len(open_uploads(s3_client, bucket)) == 1
+    api(app, editor_token, "resource_upload_multipart_abort",
+        resource_id=upload["resource_id"])
+    assert open_uploads(s3_client, bucket) == []
+    assert list(s3.iter_objects(s3_client, bucket)) == []
