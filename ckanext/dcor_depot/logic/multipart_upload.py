@@ -202,15 +202,22 @@ def resource_upload_multipart_complete(context, data_dict
     :raises NotAuthorized: the caller has no unfinished upload with that
         resource id, or may no longer add resources to the dataset
     """
-    data, upload = _own_upload(context, data_dict,
-                               "resource_upload_multipart_complete",
-                               schema.resource_upload_multipart_complete)
+    # CKAN 2.11's navl takes a list of dicts for a nested schema: the
+    # parts are validated on their own
+    data, upload = _own_upload(
+        context, {k: v for k, v in data_dict.items() if k != "parts"},
+        "resource_upload_multipart_complete",
+        schema.resource_upload_multipart_complete)
+    try:
+        parts = schema.parts_validator(data_dict.get("parts"), context)
+    except tk.Invalid as exc:
+        raise tk.ValidationError({"parts": [exc.error]}) from None
     # before S3 completes anything: the resource must be creatable by them
     if not multipart_upload.dataset_gone(upload.package_id):
         tk.check_access("resource_create", context,
                         {"package_id": upload.package_id})
     try:
-        multipart_upload.complete(upload, data["parts"], data["etag"],
+        multipart_upload.complete(upload, parts, data["etag"],
                                   data.get("sha256"))
     except multipart_upload.UploadRefused as exc:
         raise _refused(exc)
