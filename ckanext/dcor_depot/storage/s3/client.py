@@ -22,13 +22,14 @@ class S3Unreachable(RuntimeError):
     """The object store does not answer or refuses the credentials."""
 
 
-def _unsigned_payload(request, signature_version="", **kwargs) -> None:
+def _unsigned_payload(request, **kwargs) -> None:
     """Skip botocore's sha256 of every part body on plain-http endpoints;
     Content-MD5 (checked by the server) already covers the bytes, as
-    botocore itself does on https. Not in a presigned URL (s3v4-query),
-    whose client would have to send that header too."""
-    if "Content-MD5" in request.headers and \
-            not str(signature_version).endswith("-query"):
+    botocore itself does on https. Not on presigned URLs: there the header
+    would be signed, and a browser that sends only Content-MD5 refused."""
+    if request.context.get("is_presign_request"):
+        return
+    if "Content-MD5" in request.headers:
         request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
 
 
