@@ -94,6 +94,16 @@ def open_uploads(s3_client, bucket):
                                                                 [])
 
 
+def circle_editor(circle):
+    """A new editor of the circle (who may add resources to its datasets)
+    and their API token."""
+    editor = factories.User()
+    tk.get_action("organization_member_create")(
+        {"ignore_auth": True}, {"id": circle["id"], "username":
+                                editor["name"], "role": "editor"})
+    return editor, factories.APIToken(user=editor["name"])["token"]
+
+
 def issued_row(rid):
     table = db.issued_upload_table
     return model.Session.execute(table.select().where(
@@ -199,11 +209,7 @@ def test_another_user_cannot_sign_list_complete_or_abort(app, s3_client):
     user, circle, dataset, token = make_circle_and_user()
     # an editor of the same circle may add resources to the dataset, but
     # the upload is not theirs
-    editor = factories.User()
-    tk.get_action("organization_member_create")(
-        {"ignore_auth": True}, {"id": circle["id"], "username":
-                                editor["name"], "role": "editor"})
-    editor_token = factories.APIToken(user=editor["name"])["token"]
+    editor, editor_token = circle_editor(circle)
     data = os.urandom(100)
     upload = create(app, token, dataset, data)["result"]
     parts = send_all(app, token, upload, data)
@@ -364,11 +370,7 @@ def test_resume_finds_the_same_file_only(app, s3_client):
     assert other_time["resource_id"] not in (first["resource_id"],
                                              other_size["resource_id"])
     # another user gets their own upload, never this one
-    editor = factories.User()
-    tk.get_action("organization_member_create")(
-        {"ignore_auth": True}, {"id": circle["id"], "username":
-                                editor["name"], "role": "editor"})
-    editor_token = factories.APIToken(user=editor["name"])["token"]
+    editor, editor_token = circle_editor(circle)
     theirs = create(app, editor_token, dataset, data, last_modified=42
                     )["result"]
     assert theirs["resource_id"] != first["resource_id"]
@@ -493,11 +495,7 @@ def test_complete_needs_the_right_to_add_resources_still(app, s3_client):
     """An uploader removed from the circle cannot complete: S3 completes
     nothing, and the upload stays open for them to abort."""
     user, circle, dataset, token = make_circle_and_user()
-    editor = factories.User()
-    tk.get_action("organization_member_create")(
-        {"ignore_auth": True}, {"id": circle["id"], "username":
-                                editor["name"], "role": "editor"})
-    editor_token = factories.APIToken(user=editor["name"])["token"]
+    editor, editor_token = circle_editor(circle)
     data = os.urandom(200)
     upload = create(app, editor_token, dataset, data)["result"]
     parts = send_all(app, editor_token, upload, data)
