@@ -17,6 +17,7 @@ CIRCLE_MOVE = "circle.move"              # detail: from, to
 ORPHAN_REMOVED = "orphan.removed"        # detail: what, where
 MIGRATION_DELETE = "migration.delete"    # detail: path
 GRANT_PRESIGNED = "grant.presigned_get"  # detail: expires_in
+GRANT_DEPOT = "grant.depot_stream"       # detail: range
 GRANT_ARCHIVE = "grant.archive"          # one row per private member
 ARCHIVE_SENT = "archive.sent"            # bytes sent; detail: archive
 QUOTA_REFUSED = "quota.refused"          # detail: the refusal's line
@@ -25,7 +26,7 @@ INTEGRITY_ERROR = "integrity.error"      # detail: what did not match
 ACTIONS = frozenset({
     UPLOAD_ACCEPTED, DEPOT_MOVE, OBJECT_STORED, BACKUP, OBJECT_TAGGED,
     OBJECT_UNTAGGED, CIRCLE_MOVE, ORPHAN_REMOVED, MIGRATION_DELETE,
-    GRANT_PRESIGNED, GRANT_ARCHIVE, ARCHIVE_SENT, QUOTA_REFUSED,
+    GRANT_PRESIGNED, GRANT_DEPOT, GRANT_ARCHIVE, ARCHIVE_SENT, QUOTA_REFUSED,
     INTEGRITY_ERROR})
 
 OUTCOMES = ("ok", "refused", "failed", "cut")
@@ -94,3 +95,23 @@ def parse_cursor(value: Any) -> int | None:
     if cursor < 1:
         raise ValueError(f"before: not a cursor: {cursor}")
     return cursor
+
+
+def visibility_reason(dataset: dict[str, Any] | None,
+                      resource: dict[str, Any] | None,
+                      is_current: bool) -> str:
+    """Why an object is (or is not) public, from the rows read under the
+    dataset's lock (resource_state.object_should_be_public's terms)."""
+    if dataset is None:
+        return "dataset purged"
+    if resource is None:
+        return "resource purged"
+    if dataset.get("state") != "active":
+        return f"dataset {dataset.get('state')}"
+    if dataset.get("private"):
+        return "dataset private"
+    if resource.get("state") != "active":
+        return f"resource {resource.get('state')}"
+    if not is_current:
+        return "not the resource's current copy"
+    return "dataset public"

@@ -118,7 +118,7 @@ def _from_spool(line: bytes | str) -> dict[str, Any]:
     return row
 
 
-def flush_spool() -> int:
+def flush_spool(engine: sa.engine.Engine | None = None) -> int:
     """Move the spooled events into the table; returns how many. One
     flush at a time (an advisory lock); rows leave Redis only after their
     insert committed."""
@@ -130,7 +130,7 @@ def flush_spool() -> int:
         log.warning("audit: spool not read: %s", exc)
         return 0
     moved = 0
-    with model.meta.engine.connect() as connection:
+    with (engine or model.meta.engine).connect() as connection:
         with connection.begin():
             taken = connection.execute(
                 sa.select(sa.func.pg_try_advisory_lock(_LOCK))).scalar()
