@@ -167,11 +167,8 @@ def _filtered(query, filters: dict[str, Any]):
             query = query.where(column == filters[name])
     if filters.get("circles") is not None:  # the circles one may read
         query = query.where(table.c.organization_id.in_(filters["circles"]))
-    if filters.get("since") is not None:
-        query = query.where(table.c.at >= filters["since"])
-    if filters.get("until") is not None:
-        query = query.where(table.c.at < filters["until"])
-    return query
+    return query.where(*time_range(filters.get("since"),
+                                   filters.get("until")))
 
 
 def page(filters: dict[str, Any], limit: int, before: int | None
@@ -186,12 +183,23 @@ def page(filters: dict[str, Any], limit: int, before: int | None
         return [dict(row._mapping) for row in connection.execute(query)]
 
 
+def time_range(since: datetime.datetime | None,
+               until: datetime.datetime | None) -> list[Any]:
+    """The conditions of rows at or after `since` and before `until`."""
+    where = []
+    if since is not None:
+        where.append(table.c.at >= since)
+    if until is not None:
+        where.append(table.c.at < until)
+    return where
+
+
 def stream(since: datetime.datetime | None, until: datetime.datetime | None
            ) -> Iterator[dict[str, Any]]:
     """The rows of a time range in the order written, from a server-side
     cursor (memory stays flat)."""
-    query = _filtered(sa.select(table), {"since": since, "until": until}
-                      ).order_by(table.c.id)
+    query = sa.select(table).where(*time_range(since, until)
+                                   ).order_by(table.c.id)
     with model.meta.engine.connect() as connection:
         result = connection.execution_options(
             stream_results=True, yield_per=_STREAM_ROWS).execute(query)
@@ -199,14 +207,26 @@ def stream(since: datetime.datetime | None, until: datetime.datetime | None
             yield dict(row._mapping)
 
 
-def prune(before: datetime.datetime) -> int:
-    """Delete the rows older than `before` (the trigger lets this
-    transaction delete those, and only those); returns how many."""
-    with model.meta.engine.begin() as connection:
-        connection.execute(sa.select(sa.func.set_config(
-            PRUNE_SETTING, before.isoformat(sep=" "), True)))
-        result = connection.execute(table.delete().where(table.c.at < before))
-        return result.rowcount
+def expired_count(before: datetime.datetime) -> int:
+    return count([table.c.at < before])
+
+
+def prune(before: datetime.datetime, batch: int = 10_000
+          ) -> Iterator[int]:
+    """Delete the rows older than `before`, a batch per transaction (the
+    trigger lets a transaction that names the cutoff delete those, and
+    only those); yields how many each batch removed."""
+    while True:
+        with model.meta.engine.begin() as connection:
+            connection.execute(sa.select(sa.func.set_config(
+                PRUNE_SETTING, before.isoformat(sep=" "), True)))
+            doomed = sa.select(table.c.id).where(
+                table.c.at < before).order_by(table.c.id).limit(batch)
+            removed = connection.execute(table.delete().where(
+                table.c.id.in_(doomed.scalar_subquery()))).rowcount
+        if not removed:
+            return
+        yield removed
 
 
 def as_json(row: dict[str, Any]) -> dict[str, Any]:
