@@ -42,8 +42,8 @@ def summary(rows):
     return [(row["action"], row["actor"], row["outcome"]) for row in rows]
 
 
-def api(app, token, action, status=200, **data):
-    response = app.post(f"/api/3/action/{action}", json=data,
+def api(app, token, function, status=200, **data):
+    response = app.post(f"/api/3/action/{function}", json=data,
                         headers={"Authorization": token} if token else {})
     assert response.status_code == status, response.body
     return response.json
