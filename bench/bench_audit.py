@@ -19,11 +19,9 @@ Own database (dcor_depot_bench, or DCOR_BENCH_DB) and Redis db
 """
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,12 +68,6 @@ def write_ini(folder: pathlib.Path, name: str, port: int, database: str,
     })
 
 
-def percentiles(times: list[float]) -> dict:
-    ms = sorted(t * 1000 for t in times)
-    return {"samples": len(ms), "p50_ms": statistics.median(ms),
-            "p95_ms": statistics.quantiles(ms, n=20)[18], "min_ms": ms[0]}
-
-
 def timed_redirect(session, url: str) -> float:
     start = time.perf_counter()
     answer = session.get(url, allow_redirects=False, timeout=60)
@@ -88,17 +80,7 @@ def timed_redirect(session, url: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200,
-                        help="measured requests per site")
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--redis-db", type=int, default=benchdb.REDIS_DB)
-    parser.add_argument("--database", default=benchdb.DB_NAME,
-                        help="created when missing")
-    parser.add_argument("--json", help="also write the results here")
-    args = parser.parse_args()
-    if args.requests < 20 or args.warmup < 0:
-        raise SystemExit("--requests must be at least 20")
+    args = benchdb.request_arguments(__doc__.splitlines()[0])
 
     import redis
     import requests
@@ -120,11 +102,7 @@ def main() -> None:
         benchdb.init_database(site.ini)
         for each in sites.values():
             each.start()
-        ckan(site.ini, "user", "add", ADMIN, f"email={ADMIN}@localhost",
-             "password=dcor-bench-admin", check=False)
-        ckan(site.ini, "sysadmin", "add", ADMIN)
-        token = ckan(site.ini, "user", "token", "add", ADMIN,
-                     "bench").strip().splitlines()[-1].strip()
+        token = benchdb.admin_token(site.ini, ADMIN)
         for each in sites.values():
             status = each.wait_ready()
             each.session = requests.Session()
@@ -168,7 +146,7 @@ def main() -> None:
         if written != expected:
             raise SystemExit(f"{written} grants recorded, {expected} "
                              "expected (the audit site's requests only)")
-        results = {name: percentiles(values)
+        results = {name: benchdb.percentiles(values)
                    for name, values in times.items()}
         added = results["audit"]["p50_ms"] - results["no-audit"]["p50_ms"]
         ratio = results["audit"]["p50_ms"] / results["no-audit"]["p50_ms"]
