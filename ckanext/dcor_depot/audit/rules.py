@@ -49,10 +49,13 @@ def bounded_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
     written; a longer one keeps its beginning under "cut"."""
     if detail is None:
         return None
-    text = json.dumps(detail, default=str, sort_keys=True)
-    if len(text) <= MAX_DETAIL_CHARS:
-        return json.loads(text)
-    return {"cut": text[:MAX_DETAIL_CHARS]}
+    try:
+        text, plain = json.dumps(detail, sort_keys=True), True
+    except (TypeError, ValueError):  # values that only str() can write
+        text, plain = json.dumps(detail, default=str, sort_keys=True), False
+    if len(text) > MAX_DETAIL_CHARS:
+        return {"cut": text[:MAX_DETAIL_CHARS]}
+    return detail if plain else json.loads(text)
 
 
 def bounded_text(value: Any) -> str:

@@ -30,6 +30,8 @@ _SPOOL_BATCH = 500
 _STREAM_ROWS = 1000
 _LOCK = sa.func.hashtext("dcor_depot audit spool")
 PRUNE_SETTING = "dcor_depot.audit_prune_before"
+# committed at once, on disk within PostgreSQL's wal_writer_delay (x3)
+_NO_FLUSH_WAIT = sa.text("SET LOCAL synchronous_commit = off")
 
 
 def _now() -> datetime.datetime:
@@ -54,13 +56,15 @@ def record(action: str, *, actor: str | None = None,
            circle_id: str | None = None, package_id: str | None = None,
            resource_id: str | None = None, size: int | None = None,
            outcome: str = "ok", detail: dict[str, Any] | None = None,
-           session: Any = None) -> None:
+           session: Any = None, wait_for_disk: bool = True) -> None:
     """Record one event; never raises.
 
     `actor` defaults to the one of the context (audit.acting_as, or the
     request's user). With `session` (a SQLAlchemy session or connection
     in a transaction) the row is part of that transaction; otherwise it is
     committed at once (or spooled to Redis if PostgreSQL refuses it).
+    `wait_for_disk=False` (for requests that grant bytes) commits without
+    waiting for PostgreSQL's WAL flush: see doc/architecture.rst.
     """
     try:
         row = event_row(action, actor=actor, circle_id=circle_id,
@@ -70,10 +74,11 @@ def record(action: str, *, actor: str | None = None,
         row = event_row(action, actor=actor, circle_id=circle_id,
                         package_id=package_id, resource_id=resource_id,
                         outcome=outcome, detail={"unwritable": str(exc)})
-    record_rows([row], session=session)
+    record_rows([row], session=session, wait_for_disk=wait_for_disk)
 
 
-def record_rows(rows: list[dict[str, Any]], session: Any = None) -> None:
+def record_rows(rows: list[dict[str, Any]], session: Any = None,
+                wait_for_disk: bool = True) -> None:
     """Record several events at once (one statement); never raises."""
     if not rows:
         return
@@ -91,6 +96,8 @@ def record_rows(rows: list[dict[str, Any]], session: Any = None) -> None:
             return
     try:
         with model.meta.engine.begin() as connection:
+            if not wait_for_disk:
+                connection.execute(_NO_FLUSH_WAIT)
             connection.execute(table.insert(), rows)
     except Exception as exc:
         log.warning("audit: not written (%s); spooled", exc)

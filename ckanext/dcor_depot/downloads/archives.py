@@ -454,7 +454,8 @@ def record_private_grant(archive: Archive, start: int, end: int
         audit_rules.GRANT_ARCHIVE, actor=actor,
         circle_id=dataset.get("owner_org"), package_id=dataset.get("id"),
         resource_id=resource["id"], size=resource.get("size"),
-        detail=detail) for resource, dataset in private])
+        detail=detail) for resource, dataset in private],
+        wait_for_disk=False)
 
     def sent(count: int) -> None:
         audit.record(audit_rules.ARCHIVE_SENT, actor=actor, size=count,

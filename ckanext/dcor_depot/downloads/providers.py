@@ -47,9 +47,12 @@ def record_private_grant(resource: dict[str, Any], dataset: dict[str, Any],
     bytes is never unrecorded)."""
     if resource_state.dataset_is_public(dataset):
         return
+    # before the answer leaves, without waiting for the disk: see
+    # doc/architecture.rst (audit trail)
     audit.record(action, circle_id=dataset.get("owner_org"),
                  package_id=dataset.get("id"), resource_id=resource["id"],
-                 size=resource.get("size"), detail=detail)
+                 size=resource.get("size"), detail=detail,
+                 wait_for_disk=False)
 
 
 class S3Provider:
