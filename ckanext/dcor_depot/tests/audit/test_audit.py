@@ -356,3 +356,21 @@ def test_a_purge_untags_and_an_archive_integrity_error_are_recorded(
     untagged = events(resource_id=rid, action="object.untagged")
     assert [(row["actor"], row["detail"]["why"]) for row in untagged] == [
         (sysadmin["id"], "dataset purged")]
+
+
+def test_orphans_removed_by_the_command_are_recorded(app, run_worker,
+                                                     worker_ini):
+    user, circle, dataset, token = make_circle_and_user()
+    rid = upload_resource(app, token, dataset["id"], b"orphan-to-be")["id"]
+    run_worker()
+    depot_file = os.path.realpath(records.ckan_path(rid))
+    call_action("dataset_purge", {"ignore_auth": True}, id=dataset["id"])
+    result = ckan_command(worker_ini, "dcor-depot-orphans",
+                          "--min-age-hours", "0", "--delete")
+    assert result.returncode == 0, result.stderr[-2000:]
+    removed = [row for row in events(action="orphan.removed")
+               if rid in (row["resource_id"], )
+               or row["detail"]["where"] == depot_file]
+    assert sorted((row["actor"], row["detail"]["what"]) for row in removed) \
+        == [("cli:dcor-depot-orphans", "orphan file"),
+            ("cli:dcor-depot-orphans", "orphan object")]
