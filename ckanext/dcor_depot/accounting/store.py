@@ -146,3 +146,26 @@ def largest_datasets(bucket: str, limit: int = rules.LARGEST_DATASETS
     return [{"id": row.id, "name": row.name, "title": row.title,
              "bytes": int(row.bytes), "files": row.files}
             for row in model.Session.execute(query)]
+
+
+def pending_upload_bytes(organization_id: str, bucket: str) -> int:
+    """Bytes of the circle's stored files (uploaded through CKAN, appended
+    or imported) that its bucket does not hold yet: the jobs have not
+    uploaded them, but they will. One aggregate query; each resource is
+    looked up in the records by its object key (the primary key)."""
+    package, resource = model.Package.__table__, model.Resource.__table__
+    rid = resource.c.id
+    key = sa.func.concat("resource/", sa.func.substr(rid, 1, 3), "/",
+                         sa.func.substr(rid, 4, 3), "/",
+                         sa.func.substr(rid, 7))
+    recorded = sa.select(objects_table.c.key).where(
+        objects_table.c.bucket == bucket,
+        objects_table.c.key == key).exists()
+    query = sa.select(sa.func.coalesce(sa.func.sum(resource.c.size), 0)
+                      ).select_from(resource.join(
+                          package, package.c.id == resource.c.package_id)
+                      ).where(package.c.owner_org == organization_id,
+                              package.c.state.in_(("active", "draft")),
+                              resource.c.state == "active",
+                              resource.c.url_type == "upload", ~recorded)
+    return int(model.Session.execute(query).scalar() or 0)
