@@ -10,7 +10,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import db, job_queue, jobs
-from ..accounting import quota
+from ..accounting import quota, unavailable
 from ..downloads import manifests
 from ..workflows import direct_upload, visibility
 from . import provided, resource_guard, schema
@@ -44,6 +44,8 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     :raises ObjectNotFound: no active circle has that id or name
     :raises NotAuthorized: the caller may not create datasets in the
         circle
+    :raises QuotaUnavailable: the circle has a quota and its lock in Redis
+        cannot be taken (answered 503 with one line)
     """
     data, errors = tk.navl_validate(data_dict, schema.resource_upload_s3_urls(),
                                     context)
@@ -71,6 +73,9 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
                 circle.id, data["file_size"], user.id if user else None)
     except quota.QuotaExceeded as exc:
         raise tk.ValidationError({"file_size": [str(exc)]})
+    except quota.QuotaUnavailable as exc:
+        unavailable.note(exc)  # answered 503, not CKAN's 500
+        raise
 
 
 @tk.side_effect_free
@@ -191,6 +196,9 @@ def _admit_file_uploads(owner_org: str | None, resources: Any) -> None:
         quota.admit_uploads(circle, uploads)
     except quota.QuotaExceeded as exc:
         raise tk.ValidationError({"upload": [str(exc)]})
+    except quota.QuotaUnavailable as exc:
+        unavailable.note(exc)  # answered 503, not CKAN's 500
+        raise
 
 
 def _owner_org(package_id: Any) -> str | None:
@@ -217,6 +225,8 @@ def resource_create(up_func, context, data_dict):
         (one line naming the circle, its use, its quota and the file's
         size); and CKAN's own validation errors
     :raises NotAuthorized: the caller may not create the resource
+    :raises QuotaUnavailable: the circle has a quota and its lock in Redis
+        cannot be taken (answered 503 with one line)
     """
     if not quota.is_file_upload(data_dict.get("upload")):
         return up_func(context, data_dict)  # CKAN's order of checks
@@ -242,6 +252,7 @@ def resource_update(up_func, context, data_dict):
     :raises ValidationError: the file does not fit into the circle's
         quota; and CKAN's own validation errors
     :raises NotAuthorized: the caller may not update the resource
+    :raises QuotaUnavailable: as in ``resource_create``
     """
     if not quota.is_file_upload(data_dict.get("upload")):
         return up_func(context, data_dict)  # CKAN's order of checks
