@@ -26,6 +26,8 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     URLs point at a staging key, sign each part's length and expire after
     ``upload_url_expiry`` seconds. Then create the resource in a dataset
     of the same circle with the returned id and url_type ``s3_upload``.
+    Where the circle has a quota and its lock in Redis cannot be taken,
+    the API answers 503 with one line.
 
     Who may call it: whoever may create datasets in the circle (CKAN's
     ``package_create`` with that ``owner_org``). Where another loaded
@@ -44,8 +46,6 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     :raises ObjectNotFound: no active circle has that id or name
     :raises NotAuthorized: the caller may not create datasets in the
         circle
-    :raises QuotaUnavailable: the circle has a quota and its lock in Redis
-        cannot be taken (answered 503 with one line)
     """
     data, errors = tk.navl_validate(data_dict, schema.resource_upload_s3_urls(),
                                     context)
@@ -213,7 +213,8 @@ def resource_create(up_func, context, data_dict):
     (the resource form, or a multipart API call with ``upload``) checked
     against the circle's quota before CKAN stores it. The circle's quota
     lock is held until the resource is committed, so two requests at once
-    never both pass a quota that has room for one.
+    never both pass a quota that has room for one. Where that lock cannot
+    be taken (Redis is down), the API answers 503 with one line.
 
     Who may call it: whoever may create resources in the dataset (CKAN's
     ``resource_create`` auth; with a file, checked before the quota).
@@ -225,8 +226,6 @@ def resource_create(up_func, context, data_dict):
         (one line naming the circle, its use, its quota and the file's
         size); and CKAN's own validation errors
     :raises NotAuthorized: the caller may not create the resource
-    :raises QuotaUnavailable: the circle has a quota and its lock in Redis
-        cannot be taken (answered 503 with one line)
     """
     if not quota.is_file_upload(data_dict.get("upload")):
         return up_func(context, data_dict)  # CKAN's order of checks
@@ -252,7 +251,6 @@ def resource_update(up_func, context, data_dict):
     :raises ValidationError: the file does not fit into the circle's
         quota; and CKAN's own validation errors
     :raises NotAuthorized: the caller may not update the resource
-    :raises QuotaUnavailable: as in ``resource_create``
     """
     if not quota.is_file_upload(data_dict.get("upload")):
         return up_func(context, data_dict)  # CKAN's order of checks
