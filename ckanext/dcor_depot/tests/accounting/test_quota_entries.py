@@ -66,6 +66,15 @@ def error_lines(stderr):
 
 
 @pytest.fixture
+def cli_apart(cli):
+    """CKAN's CLI runner with stderr kept apart from stdout (click 8.2
+    always does; before, only with mix_stderr off)."""
+    if hasattr(cli, "mix_stderr"):
+        cli.mix_stderr = False
+    return cli
+
+
+@pytest.fixture
 def redis_down(monkeypatch):
     """CKAN's Redis connections go to a port where nothing listens (a
     real refused connection, as when Redis is stopped)."""
@@ -236,13 +245,13 @@ def test_append_resource_is_refused_beyond_the_quota(worker_ini, tmp_path,
 
 
 def test_append_resource_with_redis_down_exits_with_one_line(
-        cli, tmp_path, redis_down, dcor_paths):
+        cli_apart, tmp_path, redis_down, dcor_paths):
     user, circle, dataset, token = make_circle_and_user()
     set_quota(circle["id"], 1000)
     source = tmp_path / "cells.rtdc"
     source.write_bytes(b"s" * 10)
-    result = cli.invoke(depot_cli.append_resource,
-                        [str(source), dataset["id"]])
+    result = cli_apart.invoke(depot_cli.append_resource,
+                              [str(source), dataset["id"]])
     assert result.exit_code == 1, result.output
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith(
@@ -253,8 +262,10 @@ def test_append_resource_with_redis_down_exits_with_one_line(
 
 
 @pytest.mark.ckan_config("ckanext.dcor_depot.circle_quota_bytes", 1000)
-def test_import_figshare_is_refused_beyond_the_quota(cli, figshare,  # noqa
+def test_import_figshare_is_refused_beyond_the_quota(cli_apart,
+                                                     figshare,  # noqa
                                                      dcor_paths):
+    cli = cli_apart
     small = figshare.add(5001, 1, [("a.rtdc", b"a" * 400, {}),
                                    ("b.rtdc", b"b" * 300, {})])
     big = figshare.add(5002, 1, [("c.rtdc", b"c" * 200, {}),
@@ -280,7 +291,8 @@ def test_import_figshare_is_refused_beyond_the_quota(cli, figshare,  # noqa
 
 
 def test_migration_is_never_refused_but_reported_over_quota(
-        cli, app, s3_client, dcor_paths):
+        cli_apart, app, s3_client, dcor_paths):
+    cli = cli_apart
     user, circle, dataset, token = make_circle_and_user()
     other_user, other, other_dataset, other_token = make_circle_and_user()
     for number in range(3):
