@@ -26,6 +26,7 @@ from werkzeug.datastructures import FileStorage
 from ckan import model
 
 from .. import config as dcor_config
+from .. import jobs
 from ..db import circle_quota_table as quota_table
 from ..storage import locks, s3
 from . import reservations, rules, store
@@ -72,7 +73,8 @@ def held_bytes(organization_id: str) -> int:
     bucket = s3.bucket_for_circle(organization_id)
     used = store.used_by_artifact(bucket).get(bucket, {})
     reserved = reservations.reserved_by_circle().get(organization_id, (0, 0))
-    pending = store.pending_upload_bytes(organization_id, bucket)
+    pending = store.pending_upload_bytes(organization_id, bucket,
+                                         (jobs.MOVE, jobs.UPLOAD))
     return sum(size for size, _ in used.values()) + reserved[0] + pending
 
 

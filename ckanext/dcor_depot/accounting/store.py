@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ckan import model
 
 from ..db import bucket_reconciled_table as reconciled_table
+from ..db import job_outbox_table as outbox_table
 from ..db import stored_object_table as objects_table
 from . import rules
 
@@ -148,24 +149,31 @@ def largest_datasets(bucket: str, limit: int = rules.LARGEST_DATASETS
             for row in model.Session.execute(query)]
 
 
-def pending_upload_bytes(organization_id: str, bucket: str) -> int:
-    """Bytes of the circle's stored files (uploaded through CKAN, appended
-    or imported) that its bucket does not hold yet: the jobs have not
-    uploaded them, but they will. One aggregate query; each resource is
-    looked up in the records by its object key (the primary key)."""
+def pending_upload_bytes(organization_id: str, bucket: str,
+                         job_kinds: Iterable[str]) -> int:
+    """Bytes of the circle's files stored through CKAN (uploaded, appended
+    or imported) that its bucket does not hold yet: from the moment their
+    resource is committed until the jobs record the object, one of the
+    outbox rows of `job_kinds` (the depot move, then the upload; the move
+    asks for the upload before its own row goes) names the resource. The
+    outbox holds only work in flight, so the cost does not grow with what
+    the circle stores; each resource is counted once, and not at all once
+    its object is recorded."""
     package, resource = model.Package.__table__, model.Resource.__table__
     rid = resource.c.id
     key = sa.func.concat("resource/", sa.func.substr(rid, 1, 3), "/",
                          sa.func.substr(rid, 4, 3), "/",
                          sa.func.substr(rid, 7))
+    in_flight = sa.select(outbox_table.c.entity_id).where(
+        outbox_table.c.kind.in_(list(job_kinds)))
     recorded = sa.select(objects_table.c.key).where(
         objects_table.c.bucket == bucket,
         objects_table.c.key == key).exists()
     query = sa.select(sa.func.coalesce(sa.func.sum(resource.c.size), 0)
                       ).select_from(resource.join(
                           package, package.c.id == resource.c.package_id)
-                      ).where(package.c.owner_org == organization_id,
-                              package.c.state.in_(("active", "draft")),
+                      ).where(rid.in_(in_flight),
+                              package.c.owner_org == organization_id,
                               resource.c.state == "active",
                               resource.c.url_type == "upload", ~recorded)
     return int(model.Session.execute(query).scalar() or 0)
