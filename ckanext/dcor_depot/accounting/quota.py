@@ -74,7 +74,8 @@ def held_bytes(organization_id: str) -> int:
     used = store.used_by_artifact(bucket).get(bucket, {})
     reserved = reservations.reserved_by_circle().get(organization_id, (0, 0))
     pending = store.pending_upload_bytes(organization_id, bucket,
-                                         (jobs.MOVE, jobs.UPLOAD))
+                                         (jobs.MOVE, jobs.UPLOAD),
+                                         (jobs.UNFINISHED,))
     return sum(size for size, _ in used.values()) + reserved[0] + pending
 
 
@@ -124,7 +125,8 @@ def room_for(circle: model.Group, size: int) -> Iterator[None]:
 def check_room(circle: model.Group, size: int) -> None:
     """The check alone, for operator commands that take longer than a lock
     may be held (append-resource, import-figshare): they are checked
-    before their first byte moves, and count as pending once created."""
+    before their first byte moves, and store the object themselves right
+    after (so they are counted from then on)."""
     with room_for(circle, size):
         pass
 

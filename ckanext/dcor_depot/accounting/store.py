@@ -150,30 +150,36 @@ def largest_datasets(bucket: str, limit: int = rules.LARGEST_DATASETS
 
 
 def pending_upload_bytes(organization_id: str, bucket: str,
-                         job_kinds: Iterable[str]) -> int:
-    """Bytes of the circle's files stored through CKAN (uploaded, appended
-    or imported) that its bucket does not hold yet: from the moment their
-    resource is committed until the jobs record the object, one of the
-    outbox rows of `job_kinds` (the depot move, then the upload; the move
-    asks for the upload before its own row goes) names the resource. The
+                         resource_jobs: Iterable[str],
+                         dataset_jobs: Iterable[str]) -> int:
+    """Bytes of the circle's files uploaded through CKAN that its bucket
+    does not hold yet. From the commit of their resource until the jobs
+    record the object, an outbox row names the resource (`resource_jobs`:
+    the depot move, then the upload, which the move asks for before its
+    own row goes) or its dataset (`dataset_jobs`: the job that queues the
+    steps of files that came with package_create/update/revise). The
     outbox holds only work in flight, so the cost does not grow with what
-    the circle stores; each resource is counted once, and not at all once
-    its object is recorded."""
+    the circle stores; each resource counts once, and not at all once its
+    object is recorded."""
     package, resource = model.Package.__table__, model.Resource.__table__
     rid = resource.c.id
     key = sa.func.concat("resource/", sa.func.substr(rid, 1, 3), "/",
                          sa.func.substr(rid, 4, 3), "/",
                          sa.func.substr(rid, 7))
-    in_flight = sa.select(outbox_table.c.entity_id).where(
-        outbox_table.c.kind.in_(list(job_kinds)))
+    named = sa.select(outbox_table.c.entity_id.label("id")).where(
+        outbox_table.c.kind.in_(list(resource_jobs)))
+    of_datasets = sa.select(rid.label("id")).select_from(resource.join(
+        outbox_table, outbox_table.c.entity_id == resource.c.package_id)
+    ).where(outbox_table.c.kind.in_(list(dataset_jobs)))
+    in_flight = sa.union(named, of_datasets).subquery()
     recorded = sa.select(objects_table.c.key).where(
         objects_table.c.bucket == bucket,
         objects_table.c.key == key).exists()
     query = sa.select(sa.func.coalesce(sa.func.sum(resource.c.size), 0)
-                      ).select_from(resource.join(
+                      ).select_from(in_flight.join(
+                          resource, rid == in_flight.c.id).join(
                           package, package.c.id == resource.c.package_id)
-                      ).where(rid.in_(in_flight),
-                              package.c.owner_org == organization_id,
+                      ).where(package.c.owner_org == organization_id,
                               resource.c.state == "active",
                               resource.c.url_type == "upload", ~recorded)
     return int(model.Session.execute(query).scalar() or 0)

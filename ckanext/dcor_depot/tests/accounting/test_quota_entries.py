@@ -151,6 +151,11 @@ def test_resource_update_and_package_revise_with_a_file_are_refused(
         headers={"Authorization": token}, content_type="multipart/form-data")
     assert response.status_code == 200, response.body
     assert len(files_below(dcor_paths["storage_path"])) == 1
+    # and that file counts before the jobs have stored it
+    body = post_file(app, token, "resource_create", b"s" * 200, 409,
+                     package_id=dataset["id"], name="more.rtdc")
+    assert body["error"]["upload"] == [
+        refusal(circle, "900 bytes", "1.0 kB", "200 bytes")]
 
 
 def test_two_uploads_at_once_never_both_pass(deployment):
