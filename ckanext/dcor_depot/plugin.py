@@ -9,6 +9,8 @@ from . import ckan_storage
 from . import config as dcor_config
 from . import events
 from .access_requests import helpers as access_request_helpers
+from .accounting import helpers as accounting_helpers
+from .accounting import unavailable as quota_unavailable
 from .audit import helpers as audit_helpers
 from .access_requests import views as access_request_views
 from .cli import get_commands
@@ -56,7 +58,8 @@ def warm_up_registries() -> None:
                        metrics_views.blueprints())
 @tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
                              **access_request_helpers.helpers(),
-                             **audit_helpers.helpers()})
+                             **audit_helpers.helpers(),
+                             **accounting_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IConfigurer, inherit=True)
@@ -82,6 +85,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
         # ("Authorization function not found", a 500). Built here, once
         # per process, before any request.
         warm_up_registries()
+        if hasattr(app, "register_error_handler"):  # the Flask app itself
+            quota_unavailable.register(app)
         return app
 
     # IUploader

@@ -128,3 +128,62 @@ def refusal(circle_name: str, held: int, quota: int, size: int) -> str:
     return (f"not accepted: circle {circle_name} holds {human_bytes(held)} "
             f"of its {human_bytes(quota)} quota, and this file has "
             f"{human_bytes(size)}")
+
+
+def quota_unavailable(circle_name: str, reason: Exception) -> str:
+    """The one line when the quota cannot be decided now (503)."""
+    detail = str(reason).splitlines()[0] if str(reason) else \
+        type(reason).__name__
+    return (f"not accepted now: the quota of circle {circle_name} cannot be "
+            f"checked ({detail}); try again later")
+
+
+def over_quota(circle_name: str, held: int, quota: int) -> str:
+    """The line that reports a circle beyond its quota (migrations are
+    never refused, but the operator learns of it)."""
+    return (f"circle {circle_name} holds {human_bytes(held)} of its "
+            f"{human_bytes(quota)} quota ({human_bytes(held - quota)} over)")
+
+
+# shares of the quota at which the circle page warns (80 %, then 95 %)
+WARN_SHARES = (0.80, 0.95)
+
+
+def quota_panel(figures: dict) -> dict:
+    """What the circle page's storage panel shows, from the figures of
+    `figures()`: held bytes (stored and reserved) against the quota, its
+    percentage, the warning level (None, "warning" at 80 %, "danger" at
+    95 %), and the split by artifact with each part's share."""
+    held = figures["used_bytes"] + figures["reserved_bytes"]
+    quota = figures["quota_bytes"]
+    share = held / quota if quota else None
+    level = None
+    if share is not None and share >= WARN_SHARES[1]:
+        level = "danger"
+    elif share is not None and share >= WARN_SHARES[0]:
+        level = "warning"
+    parts = []
+    for artifact in ARTIFACTS:
+        entry = figures["by_artifact"][artifact]
+        parts.append({"artifact": artifact, "bytes": entry["bytes"],
+                      "files": entry["files"],
+                      "text": human_bytes(entry["bytes"]),
+                      "percent": 100 * entry["bytes"] / quota if quota
+                      else None})
+    return {
+        "held_bytes": held, "held_text": human_bytes(held),
+        "used_text": human_bytes(figures["used_bytes"]),
+        "reserved_text": human_bytes(figures["reserved_bytes"]),
+        "quota_bytes": quota, "quota_text": human_bytes(quota) if quota
+        else None,
+        # the bar's width is capped; the number is not
+        "percent": None if share is None else round(100 * share, 1),
+        "bar_percent": None if share is None else min(100.0,
+                                                       100 * share),
+        "level": level,
+        "by_artifact": parts,
+        "largest": [{**dataset, "text": human_bytes(dataset["bytes"])}
+                    for dataset in figures["largest_datasets"]],
+        "datasets": figures["datasets"], "resources": figures["resources"],
+        "as_of": figures["as_of"],
+    }

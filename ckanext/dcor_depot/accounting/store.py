@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ckan import model
 
 from ..db import bucket_reconciled_table as reconciled_table
+from ..db import job_outbox_table as outbox_table
 from ..db import stored_object_table as objects_table
 from . import rules
 
@@ -146,3 +147,39 @@ def largest_datasets(bucket: str, limit: int = rules.LARGEST_DATASETS
     return [{"id": row.id, "name": row.name, "title": row.title,
              "bytes": int(row.bytes), "files": row.files}
             for row in model.Session.execute(query)]
+
+
+def pending_upload_bytes(organization_id: str, bucket: str,
+                         resource_jobs: Iterable[str],
+                         dataset_jobs: Iterable[str]) -> int:
+    """Bytes of the circle's files uploaded through CKAN that its bucket
+    does not hold yet. From the commit of their resource until the jobs
+    record the object, an outbox row names the resource (`resource_jobs`:
+    the depot move, then the upload, which the move asks for before its
+    own row goes) or its dataset (`dataset_jobs`: the job that queues the
+    steps of files that came with package_create/update/revise). The
+    outbox holds only work in flight, so the cost does not grow with what
+    the circle stores; each resource counts once, and not at all once its
+    object is recorded."""
+    package, resource = model.Package.__table__, model.Resource.__table__
+    rid = resource.c.id
+    key = sa.func.concat("resource/", sa.func.substr(rid, 1, 3), "/",
+                         sa.func.substr(rid, 4, 3), "/",
+                         sa.func.substr(rid, 7))
+    named = sa.select(outbox_table.c.entity_id.label("id")).where(
+        outbox_table.c.kind.in_(list(resource_jobs)))
+    of_datasets = sa.select(rid.label("id")).select_from(resource.join(
+        outbox_table, outbox_table.c.entity_id == resource.c.package_id)
+    ).where(outbox_table.c.kind.in_(list(dataset_jobs)))
+    in_flight = sa.union(named, of_datasets).subquery()
+    recorded = sa.select(objects_table.c.key).where(
+        objects_table.c.bucket == bucket,
+        objects_table.c.key == key).exists()
+    query = sa.select(sa.func.coalesce(sa.func.sum(resource.c.size), 0)
+                      ).select_from(in_flight.join(
+                          resource, rid == in_flight.c.id).join(
+                          package, package.c.id == resource.c.package_id)
+                      ).where(package.c.owner_org == organization_id,
+                              resource.c.state == "active",
+                              resource.c.url_type == "upload", ~recorded)
+    return int(model.Session.execute(query).scalar() or 0)

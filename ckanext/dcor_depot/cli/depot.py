@@ -8,6 +8,7 @@ import click
 
 from .. import config as dcor_config
 from .. import jobs
+from ..accounting import quota
 from ..storage import depot, s3
 from ..workflows import (append, direct_upload, multipart_upload, records,
                          stale_uploads)
@@ -27,7 +28,8 @@ def append_resource(path, dataset_id, delete_source):
         plan = append.check_append_input(path, dataset_id, delete_source)
         with byte_progress(plan.size, "append") as advance:
             result = append.append_file(plan, progress=advance)
-    except (append.BadInput, depot.DepotError, OSError) as exc:
+    except (append.BadInput, depot.DepotError, OSError,
+            quota.QuotaExceeded, quota.QuotaUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     state = "created" if result.created else "already present"
     click.echo(f"resource {result.resource_id} {state}; depot: "

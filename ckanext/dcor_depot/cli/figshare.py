@@ -7,6 +7,7 @@ import click
 
 from .. import config as dcor_config
 from .. import naming
+from ..accounting import quota
 from ..figshare import metadata
 from ..figshare.client import FigshareClient, FigshareError
 from ..figshare.importer import UnsafeCircleError, ensure_circle, import_doi
@@ -49,6 +50,7 @@ def import_figshare(limit, dois, doi_file):
             result = import_doi(doi, client, echo=click.echo)
         except (metadata.BadFigshareInput, naming.UnsafeNameError,
                 FigshareError, UnsafeCircleError, depot.DepotError,
+                quota.QuotaExceeded, quota.QuotaUnavailable,
                 OSError) as exc:
             failed += 1
             click.echo(f"{doi}: failed: {exc}", err=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..accounting import quota
 from ..storage import s3
 from ..workflows.migrate import Options
 from ..workflows.migrate_site import SiteMigration
@@ -49,6 +50,10 @@ def migrate_resources(modified_days, verify_existence, verify_checksum,
                f"{tally.failed}, {tally.bytes} bytes sent"
                + (f", {tally.deleted} local files deleted"
                   if delete_after_migration else ""))
+    # existing data is never refused, but the operator learns which
+    # circles it took over their quota
+    for line in quota.over_quota(tally.sent_by_circle):
+        click.echo(f"over quota: {line}")
     if tally.failed:
         raise SystemExit(1)
 

@@ -6,9 +6,11 @@ import os
 from typing import Any, Callable
 
 import ckan.plugins.toolkit as tk
+from ckan import model
 
 from .. import config as dcor_config
 from .. import naming
+from ..accounting import quota
 from ..workflows import object_store, records, visibility
 from ..storage import depot
 from . import metadata
@@ -100,9 +102,17 @@ def import_doi(doi: str, client: FigshareClient,
     try:
         dataset = records.show_dataset(data["id"])
     except tk.ObjectNotFound:
+        dataset = None
+    existing = {r["id"]: r for r in (dataset or {}).get("resources", [])}
+    # the files that become new resources, checked against the circle's
+    # quota before the dataset is made or a byte is downloaded
+    new_bytes = sum(item["size"] for item in files if metadata.resource_id(
+        data["id"], item["id"]) not in existing)
+    if new_bytes:
+        quota.check_room(model.Group.get(circle["id"]), new_bytes)
+    if dataset is None:
         dataset = tk.get_action("package_create")(records.system_context(),
                                                   data)
-    existing = {r["id"]: r for r in dataset.get("resources", [])}
     for item, (name, target) in zip(files, targets):
         rid = metadata.resource_id(data["id"], item["id"])
         resource = existing.get(rid)

@@ -10,7 +10,7 @@ from ckan import model
 
 from .. import config as dcor_config
 from .. import db, job_queue, jobs
-from ..accounting import quota
+from ..accounting import quota, unavailable
 from ..downloads import manifests
 from ..workflows import direct_upload, visibility
 from . import provided, resource_guard, schema
@@ -26,6 +26,8 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
     URLs point at a staging key, sign each part's length and expire after
     ``upload_url_expiry`` seconds. Then create the resource in a dataset
     of the same circle with the returned id and url_type ``s3_upload``.
+    Where the circle has a quota and its lock in Redis cannot be taken,
+    the API answers 503 with one line.
 
     Who may call it: whoever may create datasets in the circle (CKAN's
     ``package_create`` with that ``owner_org``). Where another loaded
@@ -64,6 +66,9 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
                 circle.id, data["file_size"], user.id if user else None)
     except quota.QuotaExceeded as exc:
         raise tk.ValidationError({"file_size": [str(exc)]})
+    except quota.QuotaUnavailable as exc:
+        unavailable.note(exc)  # answered 503, not CKAN's 500
+        raise
 
 
 @tk.side_effect_free
@@ -131,8 +136,10 @@ def package_create(up_func, context, data_dict):
     :returns: the new dataset, as CKAN's ``package_create``
     :raises ValidationError: a resource sets a field the site sets, brings
         an id that is not a UUID or is already used, or claims a direct
-        upload that was not issued, is missing or has another size; and
-        CKAN's own validation errors
+        upload that was not issued, is missing or has another size; a
+        file that comes with the request does not fit into the circle's
+        quota (checked before it is stored); and CKAN's own validation
+        errors
     :raises NotAuthorized: the caller may not create the dataset
     """
     # authorisation first: the checks below look at CKAN's files and S3,
@@ -140,7 +147,10 @@ def package_create(up_func, context, data_dict):
     tk.check_access("package_create", context, data_dict)
     resource_guard.check_incoming_resources(
         context, data_dict, data_dict.get("owner_org"), None)
-    return up_func(context, data_dict)
+    with quota.admission_scope():
+        _admit_file_uploads(data_dict.get("owner_org"),
+                            data_dict.get("resources"))
+        return up_func(context, data_dict)
 
 
 @tk.chained_action
@@ -159,8 +169,9 @@ def package_update(up_func, context, data_dict):
         parameters apply unchanged
     :returns: the updated dataset, as CKAN's ``package_update``
     :raises ValidationError: a resource changes a field the site set, or a
-        new resource is refused as in ``package_create``; and CKAN's own
-        validation errors
+        new resource is refused as in ``package_create`` (a file that comes
+        with the request and does not fit into the circle's quota
+        included); and CKAN's own validation errors
     :raises NotAuthorized: the caller may not update the dataset
     """
     tk.check_access("package_update", context, data_dict)
@@ -170,7 +181,93 @@ def package_update(up_func, context, data_dict):
         package.owner_org if package else None)
     resource_guard.check_incoming_resources(context, data_dict, owner_org,
                                             package)
-    return up_func(context, data_dict)
+    with quota.admission_scope():
+        _admit_file_uploads(owner_org, data_dict.get("resources"))
+        return up_func(context, data_dict)
+
+
+def _admit_file_uploads(owner_org: str | None, resources: Any) -> None:
+    """The quota check of the files that come with a request, before CKAN's
+    uploader stores them (one circle: the dataset's). Inside the action's
+    admission scope, the circle's lock is held until the action is done."""
+    if not isinstance(resources, list):
+        resources = [resources]
+    uploads = [resource.get("upload") for resource in resources
+               if isinstance(resource, dict)]
+    uploads = [upload for upload in uploads if quota.is_file_upload(upload)]
+    circle = model.Group.get(owner_org) if uploads and owner_org else None
+    if circle is None:
+        return  # no file, or CKAN's validation refuses the owner
+    try:
+        quota.admit_uploads(circle, uploads)
+    except quota.QuotaExceeded as exc:
+        raise tk.ValidationError({"upload": [str(exc)]})
+    except quota.QuotaUnavailable as exc:
+        unavailable.note(exc)  # answered 503, not CKAN's 500
+        raise
+
+
+def _owner_org(package_id: Any) -> str | None:
+    package = model.Package.get(package_id) \
+        if package_id and isinstance(package_id, str) else None
+    return package.owner_org if package is not None else None
+
+
+@tk.chained_action
+def resource_create(up_func, context, data_dict):
+    """CKAN's ``resource_create``, with a file that comes with the request
+    (the resource form, or a multipart API call with ``upload``) checked
+    against the circle's quota before CKAN stores it. The circle's quota
+    lock is held until the resource is committed, so two requests at once
+    never both pass a quota that has room for one. Where that lock cannot
+    be taken (Redis is down), the API answers 503 with one line.
+
+    Who may call it: whoever may create resources in the dataset (CKAN's
+    ``resource_create`` auth; with a file, checked before the quota).
+
+    :param package_id: as CKAN's ``resource_create``; all of CKAN's
+        parameters apply unchanged
+    :returns: the new resource, as CKAN's ``resource_create``
+    :raises ValidationError: the file does not fit into the circle's quota
+        (one line naming the circle, its use, its quota and the file's
+        size); and CKAN's own validation errors
+    :raises NotAuthorized: the caller may not create the resource
+    """
+    if not quota.is_file_upload(data_dict.get("upload")):
+        return up_func(context, data_dict)  # CKAN's order of checks
+    tk.check_access("resource_create", context, data_dict)
+    with quota.admission_scope():
+        _admit_file_uploads(_owner_org(data_dict.get("package_id")),
+                            data_dict)
+        return up_func(context, data_dict)
+
+
+@tk.chained_action
+def resource_update(up_func, context, data_dict):
+    """CKAN's ``resource_update`` (and so ``resource_patch``), with a file
+    that comes with the request checked against the circle's quota before
+    CKAN stores it, as in ``resource_create``.
+
+    Who may call it: whoever may update the resource (CKAN's
+    ``resource_update`` auth; with a file, checked before the quota).
+
+    :param id: as CKAN's ``resource_update``; all of CKAN's parameters
+        apply unchanged
+    :returns: the updated resource, as CKAN's ``resource_update``
+    :raises ValidationError: the file does not fit into the circle's
+        quota; and CKAN's own validation errors
+    :raises NotAuthorized: the caller may not update the resource
+    """
+    if not quota.is_file_upload(data_dict.get("upload")):
+        return up_func(context, data_dict)  # CKAN's order of checks
+    tk.check_access("resource_update", context, data_dict)
+    resource_id = data_dict.get("id")
+    resource = model.Resource.get(resource_id) \
+        if resource_id and isinstance(resource_id, str) else None
+    with quota.admission_scope():
+        _admit_file_uploads(_owner_org(resource.package_id)
+                            if resource is not None else None, data_dict)
+        return up_func(context, data_dict)
 
 
 @tk.chained_action
@@ -274,6 +371,8 @@ def actions() -> dict:
     """The actions this plugin registers (blanket factory)."""
     ours = {"package_create": package_create,
             "package_update": package_update,
+            "resource_create": resource_create,
+            "resource_update": resource_update,
             "dataset_purge": dataset_purge,
             "bulk_update_private": bulk_update_private,
             "bulk_update_public": bulk_update_public,

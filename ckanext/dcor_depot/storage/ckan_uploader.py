@@ -78,6 +78,12 @@ class _DepotGuards:
         _refuse(not_replaceable(resource["id"]) if new_file
                 else not_removable(resource["id"]))
 
+    def _note_size(self, resource: dict[str, Any]) -> None:
+        """The size of a new file is the file's, whatever the request
+        claims: the quota counts it until the jobs store the object."""
+        if getattr(self, "filename", None) and hasattr(self, "filesize"):
+            resource["size"] = self.filesize
+
     def _checked_path(self, path: str, resource_id: str) -> str:
         """`path` (CKAN's file of the resource), refused if it is a
         symlink that leads out of the depots."""
@@ -99,6 +105,7 @@ class DepotResourceUpload(_DepotGuards, ResourceUpload):
     def __init__(self, resource: dict[str, Any]) -> None:
         super().__init__(resource)
         self._check_stored(resource)
+        self._note_size(resource)
 
     def get_path(self, id: str) -> str:
         path = os.path.join(self.get_directory(id), id[6:])
@@ -123,6 +130,7 @@ if FKResourceUpload is not None:
         def __init__(self, resource: dict[str, Any]) -> None:
             super().__init__(resource)
             self._check_stored(resource)
+            self._note_size(resource)
 
         def _full_path(self, id: str) -> str:
             return os.path.join(ckan_storage.resource_files_dir(), id[:3],

@@ -10,10 +10,12 @@ import uuid
 from typing import Any, Callable
 
 import ckan.plugins.toolkit as tk
+from ckan import model
 
 from .. import ckan_storage
 from .. import config as dcor_config
 from .. import naming
+from ..accounting import quota
 from ..storage import depot
 from . import records
 from .object_store import ObjectStoreResult, store_resource_in_object_store
@@ -137,6 +139,10 @@ def append_file(plan: AppendPlan,
     resource = _existing_append(plan.dataset, file_name, plan.path)
     created = resource is None
     if resource is None:
+        # before the first byte is copied; raises QuotaExceeded (or
+        # QuotaUnavailable); a re-run of a done append adds no bytes
+        quota.check_room(model.Group.get(plan.dataset["owner_org"]),
+                         plan.size)
         resource = _new_resource(plan, file_name)
     rid = resource["id"]
     target = records.user_depot_path(resource, plan.dataset)

@@ -27,6 +27,8 @@ class Tally:
     failed: int = 0
     bytes: int = 0
     deleted: int = 0
+    # circle id -> bytes sent into its bucket (for the quota report)
+    sent_by_circle: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class SiteMigration:
@@ -106,6 +108,10 @@ class SiteMigration:
     def _finish(self, migration: ResourceMigration) -> Iterator[Line]:
         rid = migration.resource["id"]
         self.tally.bytes += migration.sent
+        if migration.sent:
+            circle = migration.dataset["owner_org"]
+            self.tally.sent_by_circle[circle] = \
+                self.tally.sent_by_circle.get(circle, 0) + migration.sent
         if migration.failures:
             self.tally.failed += 1
             yield (f"{rid}: failed: " + "; ".join(

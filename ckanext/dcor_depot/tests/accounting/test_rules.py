@@ -1,6 +1,8 @@
 """Pure rules of storage accounting (issue 26, item 1)."""
 import uuid
 
+import pytest
+
 from ckanext.dcor_depot import naming
 from ckanext.dcor_depot.accounting import rules
 
@@ -40,3 +42,41 @@ def test_human_bytes_are_decimal():
     assert rules.human_bytes(940_200_000_000) == "940.2 GB"
     assert rules.human_bytes(10**12) == "1.0 TB"
     assert rules.signed_bytes(-1500) == "-1.5 kB"
+
+
+def _figures(used, reserved, quota):
+    return rules.figures({"resource": (used, 3)}, quota, (reserved, 1), 2, 3,
+                         [{"id": "x", "name": "x", "title": "X",
+                           "bytes": used, "files": 3}], "now", None)
+
+
+@pytest.mark.parametrize("used, reserved, quota, percent, level", [
+    (7999, 0, 10_000, 80.0, None),  # shown rounded, warned only from 80 %
+    (8000, 0, 10_000, 80.0, "warning"),
+    (7000, 1000, 10_000, 80.0, "warning"),  # reservations count
+    (9499, 0, 10_000, 95.0, "warning"),
+    (9000, 500, 10_000, 95.0, "danger"),
+    (12_000, 0, 10_000, 120.0, "danger"),
+    (10**12, 0, 0, None, None),  # no quota: no share, no warning
+])
+def test_quota_panel_warns_at_80_and_95_percent(used, reserved, quota,
+                                                percent, level):
+    panel = rules.quota_panel(_figures(used, reserved, quota))
+    assert panel["percent"] == percent and panel["level"] == level
+    assert panel["held_bytes"] == used + reserved
+    if quota:
+        assert panel["bar_percent"] == pytest.approx(
+            min(100.0, 100 * (used + reserved) / quota))
+    assert [part["artifact"] for part in panel["by_artifact"]] == \
+        list(rules.ARTIFACTS)
+    assert panel["by_artifact"][0]["bytes"] == used
+    assert panel["largest"][0]["text"] == rules.human_bytes(used)
+
+
+def test_refusal_lines_are_one_line():
+    assert rules.over_quota("lab-a", 3000, 2000) == \
+        "circle lab-a holds 3.0 kB of its 2.0 kB quota (1.0 kB over)"
+    line = rules.quota_unavailable("lab-a", ConnectionError(
+        "Error 111 connecting\nsecond line"))
+    assert line == ("not accepted now: the quota of circle lab-a cannot be "
+                    "checked (Error 111 connecting); try again later")
