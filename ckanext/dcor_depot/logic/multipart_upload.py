@@ -8,7 +8,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
-from ..accounting import quota
+from ..accounting import quota, unavailable
 from ..workflows import multipart_upload
 from . import schema
 from .action import check_direct_upload
@@ -106,6 +106,9 @@ def resource_upload_multipart_create(context, data_dict) -> dict[str, Any]:
                 data["file_size"], data.get("last_modified"))
     except quota.QuotaExceeded as exc:
         raise tk.ValidationError({"file_size": [str(exc)]})
+    except quota.QuotaUnavailable as exc:
+        unavailable.note(exc)  # answered 503, not CKAN's 500
+        raise
     return upload.summary()
 
 
