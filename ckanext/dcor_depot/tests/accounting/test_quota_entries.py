@@ -188,8 +188,13 @@ def test_quota_lock_unavailable_answers_503_with_one_line(app, redis_down,
     set_quota(circle["id"], 10_000)
     for action, fields in (
             ("resource_create", {"package_id": dataset["id"]}),
-            ("resource_upload_s3_urls", None)):
-        if fields is None:
+            ("resource_upload_s3_urls", None),
+            ("resource_upload_multipart_create", None)):
+        if action == "resource_upload_multipart_create":
+            response = app.post(f"/api/3/action/{action}", json={
+                "package_id": dataset["id"], "name": "x.rtdc",
+                "file_size": 10}, headers={"Authorization": token})
+        elif fields is None:
             response = app.post(f"/api/3/action/{action}", json={
                 "organization_id": circle["id"], "file_size": 10},
                 headers={"Authorization": token})
