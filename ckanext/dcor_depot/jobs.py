@@ -198,8 +198,7 @@ def enqueue_checksums_job(resource_id: str) -> bool:
 
 def forget_steps(resource_id: str) -> None:
     """The resource has no steps left: its jobs' outbox rows go."""
-    for kind in STEP_JOBS:
-        job_queue.forget(kind, resource_id)
+    job_queue.forget(STEP_JOBS, resource_id)
 
 
 def queue_unfinished_resources(dataset_id: str) -> int:

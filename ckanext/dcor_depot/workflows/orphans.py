@@ -20,6 +20,7 @@ import ckan.model as model
 
 from .. import config as dcor_config
 from .. import db
+from ..db import stored_object_table
 from .. import naming
 from . import records
 from ..accounting import store as accounting
@@ -136,6 +137,15 @@ def _records(*conditions: Any) -> list[ResourceRecord]:
         for row in rows]
 
 
+def expected_entries() -> int:
+    """About how many objects and depot files a search looks at: the
+    recorded objects and one depot file per resource (for a progress
+    bar; two counts, whatever the site's size)."""
+    objects = model.Session.execute(
+        sa.select(sa.func.count()).select_from(stored_object_table)).scalar()
+    return objects + model.Session.query(model.Resource.id).count()
+
+
 class Undecided(Exception):
     """A live resource may own the file, but its path cannot be derived."""
 
@@ -158,10 +168,17 @@ class OrphanSearch:
     """One run of the search; `findings()` yields what it finds (and
     removes, with `remove`) as it goes."""
 
-    def __init__(self, min_age_hours: int, remove: bool):
+    def __init__(self, min_age_hours: int, remove: bool,
+                 on_checked: Callable[[], None] = lambda: None):
         self.cutoff = time.time() - min_age_hours * 3600
         self.remove = remove
         self.grace_days = dcor_config.deleted_grace_days()
+        self.on_checked = on_checked  # called for each object and file
+        self.checked = 0
+
+    def _checking(self) -> None:
+        self.checked += 1
+        self.on_checked()
 
     def findings(self) -> Iterator[Finding]:
         if dcor_config.s3_enabled():
@@ -177,7 +194,10 @@ class OrphanSearch:
 
     def objects(self, client: Any) -> Iterator[Finding]:
         for bucket in circle_buckets():
-            for item in s3.iter_objects(client, bucket):
+            for item in s3.iter_objects(
+                    client, bucket,
+                    page_size=dcor_config.maintenance_page_size()):
+                self._checking()
                 key = item["Key"]
                 where = f"s3://{bucket}/{key}"
                 parsed = naming.parse_object_key(key)
@@ -215,6 +235,7 @@ class OrphanSearch:
               expected_path: Callable[[ResourceRecord], str]
               ) -> Iterator[Finding]:
         for entry in depot.iter_depot_entries(root):
+            self._checking()
             name = os.path.basename(entry.path)
             temp = naming.is_temp_copy_name(name)
             if not entry.is_regular_file or (name.startswith(".")

@@ -66,7 +66,9 @@ def reconcile_bucket(bucket: str, dry_run: bool,
     the wrong ones (only report them with `dry_run`)."""
     client = s3.get_client()
     tally.buckets += 1
-    for page in s3.object_pages(client, bucket):
+    for page in s3.object_pages(
+            client, bucket,
+            page_size=dcor_config.maintenance_page_size()):
         parsed = {item["Key"]: naming.parse_object_key(item["Key"])
                   for item in page}
         claims = _claims({p[1] for p in parsed.values() if p})
