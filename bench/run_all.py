@@ -56,6 +56,7 @@ BENCHES = [
      ["--requests", "20"]),
     ("bagit", "bench_bagit.py", ["--rounds", "5"],
      ["--size-mib", "32", "--rounds", "1"]),
+    ("scale", "bench_scale.py", [], ["--small", "10000", "--large", "20000"]),
 ]
 
 
@@ -239,6 +240,34 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += client_rows(res.get("client"), missing)
     rows += archive_request_rows(res.get("archive-request"), missing)
     rows += bagit_rows(res.get("bagit"), missing)
+    rows += scale_rows(res.get("scale"), missing)
+    return rows
+
+
+def scale_rows(sc: dict | None, missing: list[str]) -> list[list[str]]:
+    """Each maintenance command at the large site against the small one
+    (bench_scale.py): time net of CKAN's start-up, and peak memory."""
+    if not sc:
+        return [["Maintenance commands at 100,000 vs 10,000 resources",
+                 *missing, "time ≤ 11×, memory ≤ 1.2×", "—"]]
+    big, small = f"{sc['large']:,}", f"{sc['small']:,}"
+    base = sc["baseline"]
+    rows = []
+    for name, c in sc["commands"].items():
+        rows.append([
+            f"ckan {name}: {big} vs {small} resources, time net of start-up",
+            f"{c['large']['seconds']:.1f} s",
+            f"{c['small']['seconds']:.1f} s (start-up, ckan jobs list: "
+            f"{base['large']['seconds']:.1f} s / "
+            f"{base['small']['seconds']:.1f} s)",
+            f"{c['time_ratio_net']:.2f} (raw {c['time_ratio_raw']:.2f})",
+            "≤ 11×", yes(c["time_ok"])])
+        rows.append([
+            f"ckan {name}: {big} vs {small} resources, peak memory",
+            f"{c['large']['peak_rss_mb']:.0f} MB",
+            f"{c['small']['peak_rss_mb']:.0f} MB (ckan jobs list "
+            f"{base['small']['peak_rss_mb']:.0f} MB)",
+            f"{c['memory_ratio']:.2f}", "≤ 1.2×", yes(c["memory_ok"])])
     return rows
 
 
