@@ -335,13 +335,16 @@ def has_rows(entity_id: str, kinds: tuple[str, ...]) -> bool:
             outbox.c.kind.in_(kinds)).limit(1)).first() is not None
 
 
-def forget(kinds: Iterable[str], entity_id: str) -> None:
-    """Remove the rows of an entity's jobs of these kinds, in one
+def forget(kinds: Iterable[str], entity_ids: Iterable[str]) -> None:
+    """Remove the rows of these entities' jobs of these kinds, in one
     statement: their work was done by other means
     (`ckan run-jobs-dcor-depot`)."""
+    ids = [job_id(kind, entity_id) for entity_id in entity_ids
+           for kind in kinds]
+    if not ids:
+        return
     with model.meta.engine.begin() as connection:
-        connection.execute(outbox.delete().where(outbox.c.job_id.in_(
-            [job_id(kind, entity_id) for kind in kinds])))
+        connection.execute(outbox.delete().where(outbox.c.job_id.in_(ids)))
 
 
 def outbox_rows(engine: sa.engine.Engine | None = None

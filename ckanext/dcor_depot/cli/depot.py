@@ -48,9 +48,10 @@ def run_jobs_dcor_depot(modified_days):
     foreground, with the same code the jobs run: for jobs that failed at
     each of their starts (ckanext.dcor_depot.job_retry_intervals)."""
     done = failed = checked = 0
+    finished: list[str] = []  # forgotten a page at a time
+    page_size = dcor_config.maintenance_page_size()
     with click.progressbar(
-            iter_resources(modified_days,
-                           dcor_config.maintenance_page_size()),
+            iter_resources(modified_days, page_size),
             label="resources", length=count_resources(modified_days)
     ) as bar:
         for _, resource in bar:
@@ -75,7 +76,11 @@ def run_jobs_dcor_depot(modified_days):
             else:
                 # done: jobs left in the outbox (e.g. after their last
                 # start) have nothing more to do
-                jobs.forget_steps(resource["id"])
+                finished.append(resource["id"])
+                if len(finished) >= page_size:
+                    jobs.forget_steps(finished)
+                    finished.clear()
+        jobs.forget_steps(finished)
     click.echo(f"checked {checked} resources: {done} steps completed, "
                f"{failed} failed")
     if failed:

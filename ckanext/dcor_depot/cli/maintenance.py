@@ -47,13 +47,12 @@ def depot_verify(dataset_ids, checksum):
         pairs = iter_resources(None, dcor_config.maintenance_page_size())
         count = count_resources(None)
     problems = checked = 0
-    with click.progressbar(pairs, length=count, label="resources") as bar:
-        for dataset, resource in bar:
+    checks = verify.problems_of_pairs(
+        pairs, checksum, dcor_config.maintenance_page_size(),
+        dcor_config.s3_max_concurrency())
+    with click.progressbar(checks, length=count, label="resources") as bar:
+        for resource, found in bar:
             checked += 1
-            try:
-                found = verify.resource_problems(resource, dataset, checksum)
-            except Exception as exc:  # report and go on
-                found = [f"cannot check: {exc}"]
             for problem in found:
                 problems += 1
                 click.echo(f"\n{resource['id']}: {problem}")

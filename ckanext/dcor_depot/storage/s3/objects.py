@@ -36,6 +36,18 @@ def object_tags(client: Any, bucket: str, key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
+def existing_object_tags(client: Any, bucket: str, key: str
+                         ) -> dict[str, str] | None:
+    """An object's tags, or None if it does not exist: existence and tags
+    in one request."""
+    try:
+        return object_tags(client, bucket, key)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            return None
+        raise
+
+
 def is_public(client: Any, bucket: str, key: str) -> bool:
     return PUBLIC_TAG in _tag_set(client, bucket, key)
 
