@@ -261,13 +261,14 @@ def scale_rows(sc: dict | None, missing: list[str]) -> list[list[str]]:
             f"{base['large']['seconds']:.1f} s / "
             f"{base['small']['seconds']:.1f} s)",
             f"{c['time_ratio_net']:.2f} (raw {c['time_ratio_raw']:.2f})",
-            "≤ 11×", yes(c["time_ok"])])
+            f"≤ {sc['target_time_ratio']:.1f}×", yes(c["time_ok"])])
         rows.append([
             f"ckan {name}: {big} vs {small} resources, peak memory",
             f"{c['large']['peak_rss_mb']:.0f} MB",
             f"{c['small']['peak_rss_mb']:.0f} MB (ckan jobs list "
             f"{base['small']['peak_rss_mb']:.0f} MB)",
-            f"{c['memory_ratio']:.2f}", "≤ 1.2×", yes(c["memory_ok"])])
+            f"{c['memory_ratio']:.2f}", f"≤ {sc['target_memory_ratio']}×",
+            yes(c["memory_ok"])])
     return rows
 
 

@@ -139,3 +139,38 @@ def test_usage_reconcile_lists_in_pages(cli, site, listings):
         _expected_pages()
     assert f"reconciled 1 circles, {RESOURCES} objects listed: 0 circles " \
         "had drift, +0 bytes in all; drift now 0" in result.output
+
+
+def test_verify_and_reconcile_report_each_problem_once_in_order(
+        cli, site, s3_client):
+    """The checks of a page run in threads: each resource's problems are
+    still reported once, with the right resource, and the fix is made."""
+    bucket = circle_bucket(site["id"])
+    keys = sorted(item["Key"] for item in s3_client.list_objects_v2(
+        Bucket=bucket)["Contents"])
+    gone, public = keys[0], keys[-1]
+    s3_client.delete_object(Bucket=bucket, Key=gone)
+    tags = s3_client.get_object_tagging(Bucket=bucket, Key=public)["TagSet"]
+    s3_client.put_object_tagging(Bucket=bucket, Key=public, Tagging={
+        "TagSet": tags + [{"Key": "public", "Value": "true"}]})
+
+    result = cli.invoke(maintenance.depot_verify, [])
+    assert result.exit_code == 1
+    problems = [line for line in result.output.splitlines()
+                if line.count(": ") and not line.startswith("checked")
+                and not line.startswith("resources")]
+    gone_rid = "".join(gone.split("/")[1:])
+    public_rid = "".join(public.split("/")[1:])
+    assert sorted(problems) == sorted([
+        f"{gone_rid}: no object s3://{bucket}/{gone}",
+        f"{public_rid}: object is public but should be private"])
+    assert _summary(result.output) == \
+        f"checked {RESOURCES} resources: 2 problems"
+
+    fixed = cli.invoke(visibility.reconcile_visibility_command, [])
+    assert fixed.exit_code == 0, fixed.output
+    assert f"s3://{bucket}/{public}: made private" in fixed.output
+    assert _summary(fixed.output).endswith(
+        ": 1 with a wrong public tag, fixed 1")
+    assert {"Key": "public", "Value": "true"} not in \
+        s3_client.get_object_tagging(Bucket=bucket, Key=public)["TagSet"]
