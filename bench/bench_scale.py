@@ -66,7 +66,7 @@ COMMANDS = [
     ("dcor-depot-usage --reconcile", ["dcor-depot-usage", "--reconcile"],
      "reconciled "),
 ]
-BASELINE = ("ckan jobs list (baseline)", ["jobs", "list"], "")
+BASELINE = ("ckan jobs list (baseline)", ["jobs", "list"], "There are")
 
 
 def write_ini(folder: pathlib.Path, database: str) -> pathlib.Path:
@@ -171,8 +171,10 @@ class SiteBuilder:
             self.client.delete_bucket(Bucket=bucket)
 
 
-def run_command(ini: pathlib.Path, args: list[str]) -> dict:
-    """Wall time, peak RSS and the last output line of one command."""
+def run_command(ini: pathlib.Path, args: list[str],
+                summary_start: str) -> dict:
+    """Wall time, peak RSS and the summary line of one command (its last
+    line that starts with `summary_start`)."""
     out = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
     process = subprocess.Popen([str(CKAN), "-c", str(ini), *args],
@@ -182,20 +184,19 @@ def run_command(ini: pathlib.Path, args: list[str]) -> dict:
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
-    lines = [line.strip() for line in out.read().splitlines()
-             if line.strip()]
+    summaries = [line.strip() for line in out.read().splitlines()
+                 if line.strip().startswith(summary_start)]
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024,
             "exit": process.returncode,
-            "summary": lines[-1] if lines else ""}
+            "summary": summaries[-1] if summaries else ""}
 
 
 def measure_all(ini: pathlib.Path, resources: int) -> dict:
     results = {}
     for name, args, summary_start in [BASELINE, *COMMANDS]:
         print(f"  {name} at {resources} resources ...", flush=True)
-        result = run_command(ini, args)
-        if result["exit"] not in (0,) or \
-                not result["summary"].startswith(summary_start):
+        result = run_command(ini, args, summary_start)
+        if result["exit"] != 0 or not result["summary"]:
             raise SystemExit(f"{name} exited {result['exit']}: "
                              f"{result['summary']}")
         print(f"    {result['seconds']:.1f} s, {result['peak_rss_mb']:.0f} "
@@ -259,6 +260,7 @@ def main() -> None:
             print(f"site of {site_size} resources built in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
             measured[size] = measure_all(ini, size)
+        report(args, measured)
     finally:
         if builder is not None and not args.keep:
             builder.remove_buckets()
@@ -266,6 +268,9 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 
+
+def report(args: argparse.Namespace, measured: dict) -> None:
+    """Print the ratios (and write them with --json)."""
     small, large = measured[args.small], measured[args.large]
     target_time = TIME_MARGIN * args.large / args.small
     base_small = small[BASELINE[0]]["seconds"]
