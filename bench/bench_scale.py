@@ -26,6 +26,7 @@ resource_upload_s3_urls) are measured by bench_storage.py.
     scripts/stack.sh up
     .venv-ckan2.12.0/bin/python bench/bench_scale.py
         [--small 10000] [--large 100000] [--json PATH] [--keep]
+        [--only COMMAND ...]
 
 It uses its own database (dcor_depot_bench_scale, created when missing)
 and removes its buckets at the end unless --keep is given.
@@ -193,9 +194,10 @@ def run_command(ini: pathlib.Path, args: list[str],
             "summary": summaries[-1] if summaries else ""}
 
 
-def measure_all(ini: pathlib.Path, resources: int) -> dict:
+def measure_all(ini: pathlib.Path, resources: int,
+                commands: list[tuple[str, list[str], str]]) -> dict:
     results = {}
-    for name, args, summary_start in [BASELINE, *COMMANDS]:
+    for name, args, summary_start in [BASELINE, *commands]:
         print(f"  {name} at {resources} resources ...", flush=True)
         result = run_command(ini, args, summary_start)
         if result["exit"] != 0 or not result["summary"]:
@@ -216,7 +218,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true",
                         help="leave the buckets (and the folder) in place")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--only", action="append", metavar="COMMAND",
+                        choices=[name.split()[0] for name, _, _ in COMMANDS],
+                        help="measure only this command (repeatable)")
     args = parser.parse_args()
+    args.commands = [c for c in COMMANDS
+                     if not args.only or c[0].split()[0] in args.only]
     if args.small < CIRCLE_SIZE or args.small % CIRCLE_SIZE or \
             args.large % CIRCLE_SIZE or args.large <= args.small:
         raise SystemExit(f"--small and --large must be multiples of "
@@ -261,7 +268,7 @@ def main() -> None:
                 site_size += CIRCLE_SIZE
             print(f"site of {site_size} resources built in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
-            measured[size] = measure_all(ini, size)
+            measured[size] = measure_all(ini, size, args.commands)
         report(args, measured)
     finally:
         if builder is not None and not args.keep:
@@ -280,7 +287,7 @@ def report(args: argparse.Namespace, measured: dict) -> None:
     commands = {}
     print(f"\n{'command':<34} {'s@small':>8} {'s@large':>8} {'net x':>7} "
           f"{'MB@small':>9} {'MB@large':>9} {'mem x':>6}")
-    for name, _, _ in COMMANDS:
+    for name, _, _ in args.commands:
         s, l_ = small[name], large[name]
         net_ratio = (l_["seconds"] - base_large) / \
             max(s["seconds"] - base_small, 1e-3)
