@@ -58,6 +58,7 @@ BENCHES = [
      ["--size-mib", "32", "--rounds", "1"]),
     ("audit", "bench_audit.py", ["--requests", "200"],
      ["--requests", "40"]),
+    ("scale", "bench_scale.py", [], ["--small", "10000", "--large", "20000"]),
 ]
 
 
@@ -242,6 +243,39 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += archive_request_rows(res.get("archive-request"), missing)
     rows += bagit_rows(res.get("bagit"), missing)
     rows += audit_rows(res.get("audit"), missing)
+    rows += scale_rows(res.get("scale"), missing)
+    return rows
+
+
+def scale_rows(sc: dict | None, missing: list[str]) -> list[list[str]]:
+    """Each maintenance command at the large site against the small one
+    (bench_scale.py): wall time (and net of CKAN's start-up), peak
+    memory."""
+    if not sc:
+        return [["Maintenance commands at 100,000 vs 10,000 resources",
+                 *missing, "time ≤ 11×, memory ≤ 1.2×", "—"]]
+    big, small = f"{sc['large']:,}", f"{sc['small']:,}"
+    base = sc["baseline"]
+    rows = []
+    for name, c in sc["commands"].items():
+        rows.append([
+            f"ckan {name}: {big} vs {small} resources, wall time",
+            f"{c['large']['seconds']:.1f} s",
+            f"{c['small']['seconds']:.1f} s (start-up, ckan jobs list: "
+            f"{base['large']['seconds']:.1f} s / "
+            f"{base['small']['seconds']:.1f} s)",
+            f"{c['time_ratio_raw']:.2f} (net of start-up "
+            + (f"{c['time_ratio_net']:.2f})"
+               if c["small"]["seconds"] - base["small"]["seconds"] > 1
+               else "—: within the start-up's variation)"),
+            f"≤ {sc['target_time_ratio']:.1f}×", yes(c["time_ok"])])
+        rows.append([
+            f"ckan {name}: {big} vs {small} resources, peak memory",
+            f"{c['large']['peak_rss_mb']:.0f} MB",
+            f"{c['small']['peak_rss_mb']:.0f} MB (ckan jobs list "
+            f"{base['small']['peak_rss_mb']:.0f} MB)",
+            f"{c['memory_ratio']:.2f}", f"≤ {sc['target_memory_ratio']}×",
+            yes(c["memory_ok"])])
     return rows
 
 

@@ -50,6 +50,7 @@ DOWNLOAD_LIST_MAX_BYTES = "ckanext.dcor_depot.download_list_max_bytes"
 CIRCLE_QUOTA_BYTES = "ckanext.dcor_depot.circle_quota_bytes"
 AUDIT_RETENTION_DAYS = "ckanext.dcor_depot.audit_retention_days"
 METRICS_TOKEN = "ckanext.dcor_depot.metrics_token"
+MAINTENANCE_PAGE_SIZE = "ckanext.dcor_depot.maintenance_page_size"
 STORAGE_PATH = "ckan.storage_path"
 
 
@@ -125,6 +126,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, DOWNLOAD_LIST_MAX_BYTES, 0, 2**63 - 1)
     _check_int(cfg, CIRCLE_QUOTA_BYTES, 0, 2**63 - 1)
     _check_int(cfg, AUDIT_RETENTION_DAYS, 1, 100 * 365)
+    _check_int(cfg, MAINTENANCE_PAGE_SIZE, 1, 1000)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
     _check_int(cfg, OUTBOX_SWEEP_INTERVAL, 1, 3600)
@@ -317,3 +319,5 @@ def metrics_token() -> str:
 def audit_retention_days() -> int:
     """Days an audit row is kept; only older ones may be pruned."""
     return tk.config.get(AUDIT_RETENTION_DAYS)
+def maintenance_page_size() -> int:
+    return tk.config.get(MAINTENANCE_PAGE_SIZE)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 import sqlalchemy.event
@@ -338,12 +338,16 @@ def has_rows(entity_id: str, kinds: tuple[str, ...]) -> bool:
             outbox.c.kind.in_(kinds)).limit(1)).first() is not None
 
 
-def forget(kind: str, entity_id: str) -> None:
-    """Remove a job's row: its work was done by other means
+def forget(kinds: Iterable[str], entity_ids: Iterable[str]) -> None:
+    """Remove the rows of these entities' jobs of these kinds, in one
+    statement: their work was done by other means
     (`ckan run-jobs-dcor-depot`)."""
+    ids = [job_id(kind, entity_id) for entity_id in entity_ids
+           for kind in kinds]
+    if not ids:
+        return
     with model.meta.engine.begin() as connection:
-        connection.execute(outbox.delete().where(
-            outbox.c.job_id == job_id(kind, entity_id)))
+        connection.execute(outbox.delete().where(outbox.c.job_id.in_(ids)))
 
 
 def outbox_rows(engine: sa.engine.Engine | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Iterable
 
 from rq.job import Job
 
@@ -212,10 +213,9 @@ def enqueue_checksums_job(resource_id: str) -> bool:
     return enqueue(CHECKSUMS, resource_id)
 
 
-def forget_steps(resource_id: str) -> None:
-    """The resource has no steps left: its jobs' outbox rows go."""
-    for kind in STEP_JOBS:
-        job_queue.forget(kind, resource_id)
+def forget_steps(resource_ids: Iterable[str]) -> None:
+    """The resources have no steps left: their jobs' outbox rows go."""
+    job_queue.forget(STEP_JOBS, resource_ids)
 
 
 def queue_unfinished_resources(dataset_id: str) -> int:

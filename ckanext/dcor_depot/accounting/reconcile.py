@@ -13,6 +13,7 @@ import botocore.exceptions
 
 from ckan import model
 
+from .. import config as dcor_config
 from ..storage import s3
 from . import rules, store
 
@@ -31,7 +32,9 @@ class BucketDrift:
 def _listed(client: Any, bucket: str, drift: BucketDrift,
             on_page: Callable[[int], None]) -> Iterator[tuple[str, int]]:
     try:
-        for page in s3.object_pages(client, bucket):
+        for page in s3.object_pages(
+                client, bucket,
+                page_size=dcor_config.maintenance_page_size()):
             for entry in page:
                 if rules.classify_key(entry["Key"]) is not None:
                     drift.objects += 1

@@ -12,7 +12,7 @@ from ..accounting import quota
 from ..storage import depot, s3
 from ..workflows import (append, direct_upload, multipart_upload, records,
                          stale_uploads)
-from .common import datasets_query, iter_dataset_ids
+from .common import count_resources, iter_resources
 from .progress import byte_progress
 
 
@@ -51,34 +51,39 @@ def run_jobs_dcor_depot(modified_days):
     foreground, with the same code the jobs run: for jobs that failed at
     each of their starts (ckanext.dcor_depot.job_retry_intervals)."""
     done = failed = checked = 0
-    with click.progressbar(iter_dataset_ids(modified_days), label="datasets",
-                           length=datasets_query(modified_days).count()
-                           ) as bar:
-        for dataset_id in bar:
-            for resource in records.show_dataset(dataset_id).get(
-                    "resources", []):
-                checked += 1
+    finished: list[str] = []  # forgotten a page at a time
+    page_size = dcor_config.maintenance_page_size()
+    with click.progressbar(
+            iter_resources(modified_days, page_size),
+            label="resources", length=count_resources(modified_days)
+    ) as bar:
+        for _, resource in bar:
+            checked += 1
+            try:
+                steps = records.steps_needed(resource)
+            except ValueError as exc:  # e.g. a non-canonical id
+                failed += 1
+                click.echo(f"\n{resource['id']}: skipped: {exc}",
+                           err=True)
+                continue
+            for step in steps:
                 try:
-                    steps = records.steps_needed(resource)
-                except ValueError as exc:  # e.g. a non-canonical id
+                    how = jobs.run_step(step, resource["id"])
+                except Exception as exc:  # report and go on
                     failed += 1
-                    click.echo(f"\n{resource['id']}: skipped: {exc}",
-                               err=True)
-                    continue
-                for step in steps:
-                    try:
-                        how = jobs.run_step(step, resource["id"])
-                    except Exception as exc:  # report and go on
-                        failed += 1
-                        click.echo(f"\n{resource['id']}: {step.value} "
-                                   f"failed: {exc}", err=True)
-                        break
-                    done += 1
-                    click.echo(f"\n{resource['id']}: {step.value} {how}")
-                else:
-                    # done: jobs left in the outbox (e.g. after their last
-                    # start) have nothing more to do
-                    jobs.forget_steps(resource["id"])
+                    click.echo(f"\n{resource['id']}: {step.value} "
+                               f"failed: {exc}", err=True)
+                    break
+                done += 1
+                click.echo(f"\n{resource['id']}: {step.value} {how}")
+            else:
+                # done: jobs left in the outbox (e.g. after their last
+                # start) have nothing more to do
+                finished.append(resource["id"])
+                if len(finished) >= page_size:
+                    jobs.forget_steps(finished)
+                    finished.clear()
+        jobs.forget_steps(finished)
     click.echo(f"checked {checked} resources: {done} steps completed, "
                f"{failed} failed")
     if failed:

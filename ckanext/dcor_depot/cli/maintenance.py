@@ -5,9 +5,10 @@ import click
 
 import ckan.plugins.toolkit as tk
 
+from .. import config as dcor_config
 from ..storage import s3
 from ..workflows import orphans, records, verify
-from .common import datasets_query, iter_dataset_ids
+from .common import count_resources, iter_resources
 
 
 def _dataset_or_fail(dataset_id: str) -> dict:
@@ -38,23 +39,23 @@ def list_s3_objects_for_dataset(dataset_id):
               help="Read local copies and objects and compare sha256.")
 def depot_verify(dataset_ids, checksum):
     """Fixity audit: local copy, object and public tag of every resource."""
-    datasets = [_dataset_or_fail(i)["id"] for i in dataset_ids] or \
-        iter_dataset_ids(None)
-    count = len(dataset_ids) or datasets_query(None).count()
+    if dataset_ids:
+        datasets = [_dataset_or_fail(i) for i in dataset_ids]
+        pairs = [(d, r) for d in datasets for r in d.get("resources", [])]
+        count = len(pairs)
+    else:
+        pairs = iter_resources(None, dcor_config.maintenance_page_size())
+        count = count_resources(None)
     problems = checked = 0
-    with click.progressbar(datasets, length=count, label="datasets") as bar:
-        for dataset_id in bar:
-            dataset = records.show_dataset(dataset_id)
-            for resource in dataset.get("resources", []):
-                checked += 1
-                try:
-                    found = verify.resource_problems(resource, dataset,
-                                                     checksum)
-                except Exception as exc:  # report and go on
-                    found = [f"cannot check: {exc}"]
-                for problem in found:
-                    problems += 1
-                    click.echo(f"\n{resource['id']}: {problem}")
+    checks = verify.problems_of_pairs(
+        pairs, checksum, dcor_config.maintenance_page_size(),
+        dcor_config.s3_max_concurrency())
+    with click.progressbar(checks, length=count, label="resources") as bar:
+        for resource, found in bar:
+            checked += 1
+            for problem in found:
+                problems += 1
+                click.echo(f"\n{resource['id']}: {problem}")
     click.echo(f"checked {checked} resources: {problems} problems")
     if problems:
         raise SystemExit(1)
@@ -71,19 +72,27 @@ def depot_verify(dataset_ids, checksum):
                    "whose resource is not created yet).")
 def depot_orphans(delete, dry_run, min_age_hours):
     """Objects and depot files that no live or restorable resource needs."""
-    search = orphans.OrphanSearch(min_age_hours, remove=delete and not dry_run)
     found = removed = left = 0
-    for finding in search.findings():
-        if finding.is_orphan:
-            found += 1
-            removed += finding.removed
-            click.echo(f"{finding.what} {finding.location}")
-        else:
-            left += 1
-            click.echo(f"{finding.what}: {finding.location}"
-                       + (f" ({finding.reason})" if finding.reason else ""))
-    click.echo(f"{found} orphans found, {removed} removed, {left} other "
-               f"objects and files left alone")
+    # the bar's length is an estimate (recorded objects and one depot file
+    # per resource); the summary counts what was really looked at
+    with click.progressbar(length=max(orphans.expected_entries(), 1),
+                           label="objects and files") as bar:
+        search = orphans.OrphanSearch(min_age_hours,
+                                      remove=delete and not dry_run,
+                                      on_checked=lambda: bar.update(1))
+        for finding in search.findings():
+            if finding.is_orphan:
+                found += 1
+                removed += finding.removed
+                click.echo(f"\n{finding.what} {finding.location}")
+            else:
+                left += 1
+                click.echo(f"\n{finding.what}: {finding.location}"
+                           + (f" ({finding.reason})" if finding.reason
+                              else ""))
+    click.echo(f"checked {search.checked} objects and files: {found} "
+               f"orphans found, {removed} removed, {left} other objects and "
+               f"files left alone")
 
 
 COMMANDS = [list_s3_objects_for_dataset, depot_verify, depot_orphans]

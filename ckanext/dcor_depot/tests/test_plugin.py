@@ -62,6 +62,8 @@ def test_no_keys_means_s3_off(monkeypatch, ckan_config):
     ("ckanext.dcor_depot.s3_part_size", "1024", "between"),
     ("ckanext.dcor_depot.s3_max_concurrency", "0", "between"),
     ("ckanext.dcor_depot.s3_max_attempts", "many", "whole number"),
+    ("ckanext.dcor_depot.maintenance_page_size", "0", "between"),
+    ("ckanext.dcor_depot.maintenance_page_size", "1001", "between"),
 ])
 def test_wrong_value_names_the_key(ckan_config, monkeypatch, key, value,
                                    problem):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import os
 import time
 from typing import Any, Callable, Iterator
@@ -21,6 +22,7 @@ import ckan.model as model
 from .. import audit
 from .. import config as dcor_config
 from .. import db
+from ..db import stored_object_table
 from .. import naming
 from . import records
 from ..accounting import store as accounting
@@ -138,6 +140,23 @@ def _records(*conditions: Any) -> list[ResourceRecord]:
         for row in rows]
 
 
+def expected_entries() -> int:
+    """About how many objects and depot files a search looks at: the
+    recorded objects and one depot file per resource (for a progress
+    bar; two counts, whatever the site's size)."""
+    objects = model.Session.execute(
+        sa.select(sa.func.count()).select_from(stored_object_table)).scalar()
+    return objects + model.Session.query(model.Resource.id).count()
+
+
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """What the database says about the resources a batch of files names:
+    their rows by id, and the ids whose deletion is in its grace period."""
+    records: dict[str, list[ResourceRecord]]
+    in_grace: set[str]
+
+
 class Undecided(Exception):
     """A live resource may own the file, but its path cannot be derived."""
 
@@ -160,10 +179,17 @@ class OrphanSearch:
     """One run of the search; `findings()` yields what it finds (and
     removes, with `remove`) as it goes."""
 
-    def __init__(self, min_age_hours: int, remove: bool):
+    def __init__(self, min_age_hours: int, remove: bool,
+                 on_checked: Callable[[], None] = lambda: None):
         self.cutoff = time.time() - min_age_hours * 3600
         self.remove = remove
         self.grace_days = dcor_config.deleted_grace_days()
+        self.on_checked = on_checked  # called for each object and file
+        self.checked = 0
+
+    def _checking(self) -> None:
+        self.checked += 1
+        self.on_checked()
 
     def findings(self) -> Iterator[Finding]:
         if dcor_config.s3_enabled():
@@ -171,77 +197,123 @@ class OrphanSearch:
         depots = dcor_config.depots_path()
         yield from self.files(
             os.path.join(depots, dcor_config.users_depot_name()),
-            self._users_candidates, _user_depot_path)
+            self._users_candidates, _user_depot_path, self.users_known)
         yield from self.files(os.path.join(depots, "figshare"),
                               self._figshare_candidates, _figshare_depot_path)
 
     # objects
 
     def objects(self, client: Any) -> Iterator[Finding]:
+        page_size = dcor_config.maintenance_page_size()
         for bucket in circle_buckets():
-            for item in s3.iter_objects(client, bucket):
-                key = item["Key"]
-                where = f"s3://{bucket}/{key}"
-                parsed = naming.parse_object_key(key)
-                if parsed is None:
-                    yield Finding(FOREIGN_KEY, where)
-                    continue
-                if item["LastModified"].timestamp() > self.cutoff:
-                    continue  # maybe a direct upload, resource not created
-                if self.object_needed(bucket, parsed[1]):
-                    continue
-                if self.remove:
-                    s3.delete_object(client, bucket, key)
-                    accounting.forget_object(bucket, key)
-                    audit.record(audit_rules.ORPHAN_REMOVED,
-                                 resource_id=parsed[1], size=item.get("Size"),
-                                 detail={"what": ORPHAN_OBJECT,
-                                         "where": where})
-                yield Finding(ORPHAN_OBJECT, where, self.remove)
+            listing = s3.iter_objects(client, bucket, page_size=page_size)
+            while page := list(itertools.islice(listing, page_size)):
+                yield from self._objects_of_page(client, bucket, page)
+
+    def _objects_of_page(self, client: Any, bucket: str,
+                         page: list[dict]) -> Iterator[Finding]:
+        parsed = [(item, naming.parse_object_key(item["Key"]))
+                  for item in page]
+        # the keys the page's rows need, in a few queries for the page;
+        # an object they do not cover is asked about again on its own
+        # right before it is reported or removed
+        needed = self.objects_needed(
+            bucket, {p[1] for _, p in parsed if p})
+        for item, artifact_rid in parsed:
+            self._checking()
+            key = item["Key"]
+            where = f"s3://{bucket}/{key}"
+            if artifact_rid is None:
+                yield Finding(FOREIGN_KEY, where)
+                continue
+            if item["LastModified"].timestamp() > self.cutoff:
+                continue  # maybe a direct upload, resource not created
+            if artifact_rid[1] in needed or \
+                    self.object_needed(bucket, artifact_rid[1]):
+                continue
+            if self.remove:
+                s3.delete_object(client, bucket, key)
+                accounting.forget_object(bucket, key)
+                audit.record(audit_rules.ORPHAN_REMOVED,
+                             resource_id=artifact_rid[1],
+                             size=item.get("Size"),
+                             detail={"what": ORPHAN_OBJECT, "where": where})
+            yield Finding(ORPHAN_OBJECT, where, self.remove)
+
+    def objects_needed(self, bucket: str, rids: set[str]) -> set[str]:
+        """Those of `rids` whose objects in `bucket` a live resource, or a
+        deleted row still in its grace period, needs."""
+        if not rids:
+            return set()
+        now = datetime.datetime.utcnow()
+        needed = {record.rid for record in
+                  _records(model.Resource.id.in_(sorted(rids)))
+                  if is_live(record, self.grace_days, now)
+                  and bucket in buckets_holding(record)}
+        return needed | self.in_grace(rids - needed, now)
 
     def object_needed(self, bucket: str, rid: str) -> bool:
-        now = datetime.datetime.utcnow()
-        return any(is_live(record, self.grace_days, now)
-                   and bucket in buckets_holding(record)
-                   for record in _records(model.Resource.id == rid)) or \
-            self.deleted_row_in_grace([rid], now)
+        return rid in self.objects_needed(bucket, {rid})
+
+    def in_grace(self, rids: set[str], now: datetime.datetime) -> set[str]:
+        """Those of `rids` whose recorded deletion is in its grace period."""
+        grace = datetime.timedelta(days=self.grace_days)
+        return {rid for rid, deleted in db.deletion_times(
+            "resource", sorted(rids)).items() if now - deleted < grace}
 
     def deleted_row_in_grace(self, rids: list[str],
                              now: datetime.datetime) -> bool:
         """CKAN removes the rows of deleted resources at the dataset's next
         update; the deletion this extension recorded still protects their
         files until the grace period has passed."""
-        return any(now - deleted < datetime.timedelta(days=self.grace_days)
-                   for deleted in db.deletion_times("resource", rids).values())
+        return bool(self.in_grace(set(rids), now)) if rids else False
 
     # depot files
 
     def files(self, root: str,
               candidates: Callable[[str, str], list[ResourceRecord]],
-              expected_path: Callable[[ResourceRecord], str]
+              expected_path: Callable[[ResourceRecord], str],
+              known: Callable[[list[str]], Known] | None = None
               ) -> Iterator[Finding]:
-        for entry in depot.iter_depot_entries(root):
-            name = os.path.basename(entry.path)
-            temp = naming.is_temp_copy_name(name)
-            if not entry.is_regular_file or (name.startswith(".")
-                                             and not temp):
-                yield Finding(FOREIGN_FILE, entry.path)
-                continue
-            if entry.mtime > self.cutoff:
-                continue
-            if temp:
-                # a killed run's copy; its source was kept until the copy
-                # had its name, so it is never the only one
-                yield self._removed(STALE_TEMP, entry.path)
-                continue
-            try:
-                needed = self.file_needed(
-                    entry.path, candidates(root, entry.path), expected_path)
-            except Undecided as exc:
-                yield Finding(UNDECIDED, entry.path, reason=str(exc))
-                continue
-            if not needed:
-                yield self._removed(ORPHAN_FILE, entry.path)
+        """`known`: what the database says about the resources a batch of
+        files names, in a few queries for the batch; a file it does not
+        show as needed is asked about again on its own right before it is
+        reported or removed."""
+        page_size = dcor_config.maintenance_page_size()
+        entries = depot.iter_depot_entries(root)
+        while batch := list(itertools.islice(entries, page_size)):
+            facts = known([e.path for e in batch]) if known else None
+            for entry in batch:
+                yield from self._file(root, entry, candidates,
+                                      expected_path, facts)
+
+    def _file(self, root: str, entry: depot.DepotEntry,
+              candidates: Callable[[str, str], list[ResourceRecord]],
+              expected_path: Callable[[ResourceRecord], str],
+              facts: Known | None) -> Iterator[Finding]:
+        self._checking()
+        name = os.path.basename(entry.path)
+        temp = naming.is_temp_copy_name(name)
+        if not entry.is_regular_file or (name.startswith(".")
+                                         and not temp):
+            yield Finding(FOREIGN_FILE, entry.path)
+            return
+        if entry.mtime > self.cutoff:
+            return
+        if temp:
+            # a killed run's copy; its source was kept until the copy
+            # had its name, so it is never the only one
+            yield self._removed(STALE_TEMP, entry.path)
+            return
+        try:
+            needed = (facts is not None and self._needed_by_known(
+                entry.path, facts, expected_path)) or self.file_needed(
+                entry.path, candidates(root, entry.path), expected_path)
+        except Undecided as exc:
+            yield Finding(UNDECIDED, entry.path, reason=str(exc))
+            return
+        if not needed:
+            yield self._removed(ORPHAN_FILE, entry.path)
 
     def _removed(self, what: str, path: str) -> Finding:
         removed = self.remove and depot.remove_file(path)
@@ -256,6 +328,21 @@ class OrphanSearch:
         if self.deleted_row_in_grace(
                 naming.uuids_in_name(os.path.basename(path)), now):
             return True
+        return self._records_need(path, candidates, expected_path, now)
+
+    def _needed_by_known(self, path: str, facts: Known,
+                         expected_path: Callable[[ResourceRecord], str]
+                         ) -> bool:
+        rids = naming.uuids_in_name(os.path.basename(path))
+        if facts.in_grace.intersection(rids):
+            return True
+        return self._records_need(
+            path, [r for rid in rids for r in facts.records.get(rid, [])],
+            expected_path, datetime.datetime.utcnow())
+
+    def _records_need(self, path: str, candidates: list[ResourceRecord],
+                      expected_path: Callable[[ResourceRecord], str],
+                      now: datetime.datetime) -> bool:
         for record in candidates:
             if not is_live(record, self.grace_days, now):
                 continue
@@ -272,6 +359,17 @@ class OrphanSearch:
             if depot.same_file(expected, path):
                 return True
         return False
+
+    def users_known(self, paths: list[str]) -> Known:
+        """The rows of the resources a batch of user depot files names."""
+        rids = {rid for path in paths
+                for rid in naming.uuids_in_name(os.path.basename(path))}
+        found: dict[str, list[ResourceRecord]] = {}
+        if rids:
+            for record in _records(model.Resource.id.in_(sorted(rids))):
+                found.setdefault(record.rid, []).append(record)
+        return Known(found, self.in_grace(rids, datetime.datetime.utcnow())
+                     if rids else set())
 
     @staticmethod
     def _users_candidates(root: str, path: str) -> list[ResourceRecord]:

@@ -8,6 +8,7 @@ bucket (page by page, so memory stays flat) and is safe to run from cron.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 from typing import Any, Callable
 
@@ -68,33 +69,49 @@ def reconcile_bucket(bucket: str, dry_run: bool,
     the wrong ones (only report them with `dry_run`)."""
     client = s3.get_client()
     tally.buckets += 1
-    for page in s3.object_pages(client, bucket):
-        parsed = {item["Key"]: naming.parse_object_key(item["Key"])
-                  for item in page}
-        claims = _claims({p[1] for p in parsed.values() if p})
-        for key, artifact_rid in parsed.items():
-            tally.objects += 1
-            claim = claims.get(artifact_rid[1]) if artifact_rid else None
-            wanted = _wanted(claim, bucket, key,
-                             artifact_rid[0] if artifact_rid else None)
-            if s3.is_public(client, bucket, key) == wanted:
-                continue
-            tally.wrong += 1
-            what = "public" if wanted else "private"
-            if dry_run:
-                report(f"s3://{bucket}/{key}: should be {what} "
-                       "(dry run, not changed)")
-                continue
-            if claim is not None:
-                # decided again from fresh rows, under the dataset's lock
-                visibility.tag_object(claim["package_id"], claim["id"],
-                                      bucket, key)
-            else:
-                s3.update_tags(client, bucket, key, public=False)
-                audit.record(audit_rules.OBJECT_UNTAGGED,
-                             resource_id=artifact_rid[1] if artifact_rid
-                             else None, detail={
-                                 "bucket": bucket, "key": key,
-                                 "why": "no resource claims it"})
-            tally.fixed += 1
-            report(f"s3://{bucket}/{key}: made {what}")
+    with concurrent.futures.ThreadPoolExecutor(
+            dcor_config.s3_max_concurrency()) as pool:
+        for page in s3.object_pages(
+                client, bucket,
+                page_size=dcor_config.maintenance_page_size()):
+            _reconcile_page(client, bucket, page, pool, dry_run, report,
+                            tally)
+
+
+def _reconcile_page(client: Any, bucket: str, page: list[dict],
+                    pool: concurrent.futures.Executor, dry_run: bool,
+                    report: Callable[[str], None],
+                    tally: ReconcileTally) -> None:
+    parsed = {item["Key"]: naming.parse_object_key(item["Key"])
+              for item in page}
+    claims = _claims({p[1] for p in parsed.values() if p})
+    # the tags of a page are read by several threads (each read waits on
+    # S3); the fixes below stay one at a time, under the dataset's lock
+    public_now = dict(zip(parsed, pool.map(
+        lambda key: s3.is_public(client, bucket, key), parsed)))
+    for key, artifact_rid in parsed.items():
+        tally.objects += 1
+        claim = claims.get(artifact_rid[1]) if artifact_rid else None
+        wanted = _wanted(claim, bucket, key,
+                         artifact_rid[0] if artifact_rid else None)
+        if public_now[key] == wanted:
+            continue
+        tally.wrong += 1
+        what = "public" if wanted else "private"
+        if dry_run:
+            report(f"s3://{bucket}/{key}: should be {what} "
+                   "(dry run, not changed)")
+            continue
+        if claim is not None:
+            # decided again from fresh rows, under the dataset's lock
+            visibility.tag_object(claim["package_id"], claim["id"],
+                                  bucket, key)
+        else:
+            s3.update_tags(client, bucket, key, public=False)
+            audit.record(audit_rules.OBJECT_UNTAGGED,
+                         resource_id=artifact_rid[1] if artifact_rid
+                         else None, detail={
+                             "bucket": bucket, "key": key,
+                             "why": "no resource claims it"})
+        tally.fixed += 1
+        report(f"s3://{bucket}/{key}: made {what}")

@@ -6,8 +6,10 @@ as a tag and is public exactly when the visibility rule says so.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
 import os
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .. import config as dcor_config
 from .. import naming, resource_state
@@ -55,11 +57,11 @@ def _object_problems(resource: dict[str, Any], dataset: dict[str, Any],
     current, _ = visibility.locations(resource, dataset["owner_org"],
                                       "resource")
     bucket, key = current
-    if s3.object_head(client, bucket, key) is None:
+    tags = s3.existing_object_tags(client, bucket, key)
+    if tags is None:
         return [f"no object s3://{bucket}/{key}"]
     problems = []
     sha256 = resource.get("sha256")
-    tags = s3.object_tags(client, bucket, key)
     if tags.get(s3.SHA256_TAG) != sha256:
         problems.append(f"object is tagged sha256 {tags.get(s3.SHA256_TAG)}"
                         f", the resource says {sha256}")
@@ -85,3 +87,23 @@ def resource_problems(resource: dict[str, Any], dataset: dict[str, Any],
     if dcor_config.s3_enabled():
         problems += _object_problems(resource, dataset, checksum)
     return problems
+
+
+def problems_of_pairs(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]],
+                      checksum: bool, page_size: int, threads: int
+                      ) -> Iterator[tuple[dict[str, Any], list[str]]]:
+    """(resource, its problems) for each (dataset, resource), in order:
+    a page of resources at a time is checked by `threads` threads (each
+    check waits on S3 and the file system, not on the CPU), so memory
+    holds one page. A check that fails is reported as a problem."""
+    def check(pair):
+        dataset, resource = pair
+        try:
+            return resource, resource_problems(resource, dataset, checksum)
+        except Exception as exc:  # report and go on
+            return resource, [f"cannot check: {exc}"]
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        iterator = iter(pairs)
+        while page := list(itertools.islice(iterator, page_size)):
+            yield from pool.map(check, page)

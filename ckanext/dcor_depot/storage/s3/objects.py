@@ -36,6 +36,18 @@ def object_tags(client: Any, bucket: str, key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
+def existing_object_tags(client: Any, bucket: str, key: str
+                         ) -> dict[str, str] | None:
+    """An object's tags, or None if it does not exist: existence and tags
+    in one request."""
+    try:
+        return object_tags(client, bucket, key)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            return None
+        raise
+
+
 def is_public(client: Any, bucket: str, key: str) -> bool:
     return PUBLIC_TAG in _tag_set(client, bucket, key)
 
@@ -78,23 +90,24 @@ def delete_object(client: Any, bucket: str, key: str) -> None:
     client.delete_object(Bucket=bucket, Key=key)
 
 
-def object_pages(client: Any, bucket: str, prefix: str = ""):
-    """The objects of a bucket, one listing page (up to 1,000) at a time:
-    dicts with Key, Size and LastModified."""
+def object_pages(client: Any, bucket: str, prefix: str = "",
+                 page_size: int = 1000):
+    """The objects of a bucket, one listing page (up to `page_size`, at
+    most 1,000) at a time: dicts with Key, Size and LastModified."""
     pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix)
+        Bucket=bucket, Prefix=prefix,
+        PaginationConfig={"PageSize": page_size})
     for page in pages:
         if page.get("Contents"):
             yield page["Contents"]
 
 
-def iter_objects(client: Any, bucket: str):
+def iter_objects(client: Any, bucket: str, page_size: int = 1000):
     """The objects of a bucket, fetched page by page; none if the bucket
     does not exist."""
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket):
-            yield from page.get("Contents", [])
+        for page in object_pages(client, bucket, page_size=page_size):
+            yield from page
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) != "NoSuchBucket":
             raise
