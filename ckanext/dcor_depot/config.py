@@ -319,5 +319,11 @@ def metrics_token() -> str:
 def audit_retention_days() -> int:
     """Days an audit row is kept; only older ones may be pruned."""
     return tk.config.get(AUDIT_RETENTION_DAYS)
+
+
+# Maintenance commands
+
 def maintenance_page_size() -> int:
+    """Rows per query and S3 keys per listing page of the maintenance
+    commands."""
     return tk.config.get(MAINTENANCE_PAGE_SIZE)
