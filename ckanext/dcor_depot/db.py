@@ -136,3 +136,24 @@ issued_upload_table = sa.Table(
     sa.Column("part_count", sa.Integer, nullable=False),
     sa.Column("issued_at", sa.DateTime, nullable=False),
 )
+
+
+# Fixity: when each copy of a resource was last read and what it held, and
+# the resources whose every copy failed (downloads refuse them)
+
+fixity_copy_table = sa.Table(
+    "dcor_depot_fixity_copy", metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("copy", sa.UnicodeText, primary_key=True),  # depot, object
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+    sa.Column("verified_at", sa.DateTime),  # last time its bytes matched
+    sa.Column("result", sa.UnicodeText, nullable=False),
+    sa.Column("detail", sa.UnicodeText),
+)
+
+integrity_failure_table = sa.Table(
+    "dcor_depot_integrity_failure", metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("failed_at", sa.DateTime, nullable=False),
+    sa.Column("detail", sa.UnicodeText, nullable=False),
+)

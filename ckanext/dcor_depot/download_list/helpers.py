@@ -12,6 +12,7 @@ import ckan.plugins.toolkit as tk
 from .. import config as dcor_config
 from .. import resource_state
 from ..downloads import manifests
+from ..fixity import store as fixity_store
 from ..workflows import records
 from . import rules, store
 
@@ -81,6 +82,7 @@ def dcor_storage_panel(res: dict[str, Any], pkg: dict[str, Any]
             "local_copy": bool(local.is_symlink and sha256),
             "pending": pending,
             "public": resource_state.dataset_is_public(pkg),
+            "integrity_failure": fixity_store.failure(res["id"]),
             "on_list": res["id"] in dcor_download_list_ids()}
 
 

@@ -23,6 +23,8 @@ import ckan.plugins.toolkit as tk
 
 from .. import config as dcor_config
 from .. import manifest, naming
+from ..fixity import rules as fixity_rules
+from ..fixity import store as fixity_store
 from ..metrics import counters as metrics
 from ..storage import s3
 from ..storage.digest import Digester
@@ -173,6 +175,10 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
     if layout not in LAYOUTS:
         raise ArchiveRefused(400, f"layout must be one of "
                                   f"{', '.join(LAYOUTS)}, not {layout!r}")
+    marked = fixity_store.failed_among(r["id"] for r, _ in selection)
+    if marked:
+        raise ArchiveRefused(409, fixity_rules.refusal(
+            next(r["id"] for r, _ in selection if r["id"] in marked)))
     if layout == "bagit":
         return build_bags(selection, comptype, name)
     total = sum(resource.get("size") or 0 for resource, _ in selection)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from typing import Any
+from typing import Any, Callable
 
 from ... import transfer_plan
 from .. import digest
@@ -61,7 +61,8 @@ def content_disposition(filename: str) -> str:
             f"filename*=UTF-8''{urllib.parse.quote(filename, safe='')}")
 
 
-def download_to_temp(client: Any, bucket: str, key: str, target: str
+def download_to_temp(client: Any, bucket: str, key: str, target: str,
+                     progress: Callable[[int], None] | None = None
                      ) -> tuple[str, digest.Digests]:
     """Stream an object into a temporary file beside `target`, fsynced.
 
@@ -88,6 +89,8 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str
             for chunk in response["Body"].iter_chunks(digest.CHUNK_SIZE):
                 digester.update(chunk)
                 handle.write(chunk)
+                if progress:
+                    progress(len(chunk))
             handle.flush()
             os.fsync(handle.fileno())
         got = digester.result()
