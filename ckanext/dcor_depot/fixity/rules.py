@@ -31,7 +31,7 @@ STOP = "stop"  # does not fit what is left: the run ends
 NEVER = datetime.datetime(1970, 1, 1)  # sorts a never-read copy first
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.I)
-_UNITS = {"": 1, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 
 def parse_bytes(text: str) -> int:
