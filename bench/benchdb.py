@@ -196,3 +196,41 @@ def s3_server_pid(daemon: str = "rgw") -> int:
     for path in pathlib.Path(stack, "ceph", "run").glob(f"*{daemon}*.pid"):
         return int(path.read_text().strip())
     raise SystemExit(f"no {daemon} pid file below {stack}/ceph/run")
+
+
+# What the request-latency benches share
+
+def request_arguments(description: str, requests: int = 200,
+                      warmup: int = 10):
+    """The arguments of a bench that times requests: --requests, --warmup,
+    --redis-db, --database and --json, checked."""
+    import argparse
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=requests,
+                        help="measured requests per measure and baseline")
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB)
+    parser.add_argument("--database", default=DB_NAME,
+                        help="created when missing")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    if args.requests < 20 or args.warmup < 0:
+        raise SystemExit("--requests must be at least 20")
+    return args
+
+
+def percentiles(times: list[float]) -> dict:
+    """p50, p95 and the least of request times (seconds), in ms."""
+    import statistics
+    ms = sorted(t * 1000 for t in times)
+    return {"samples": len(ms), "p50_ms": statistics.median(ms),
+            "p95_ms": statistics.quantiles(ms, n=20)[18], "min_ms": ms[0]}
+
+
+def admin_token(ini: pathlib.Path, name: str) -> str:
+    """A sysadmin `name` (made when missing) and a new API token of his."""
+    ckan(ini, "user", "add", name, f"email={name}@localhost",
+         "password=dcor-bench-admin", check=False)
+    ckan(ini, "sysadmin", "add", name)
+    return ckan(ini, "user", "token", "add", name,
+                "bench").strip().splitlines()[-1].strip()

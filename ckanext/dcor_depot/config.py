@@ -45,6 +45,7 @@ FIGSHARE_MAX_ATTEMPTS = "ckanext.dcor_depot.figshare_max_attempts"
 DOWNLOAD_LIST_MAX_FILES = "ckanext.dcor_depot.download_list_max_files"
 DOWNLOAD_LIST_MAX_BYTES = "ckanext.dcor_depot.download_list_max_bytes"
 CIRCLE_QUOTA_BYTES = "ckanext.dcor_depot.circle_quota_bytes"
+AUDIT_RETENTION_DAYS = "ckanext.dcor_depot.audit_retention_days"
 METRICS_TOKEN = "ckanext.dcor_depot.metrics_token"
 FIXITY_WINDOW_DAYS = "ckanext.dcor_depot.fixity_window_days"
 STORAGE_PATH = "ckan.storage_path"
@@ -116,6 +117,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, DOWNLOAD_LIST_MAX_BYTES, 0, 2**63 - 1)
     _check_int(cfg, CIRCLE_QUOTA_BYTES, 0, 2**63 - 1)
     _check_int(cfg, FIXITY_WINDOW_DAYS, 1, 100 * 365)
+    _check_int(cfg, AUDIT_RETENTION_DAYS, 1, 100 * 365)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
         _fail(JOBS_QUEUE, "must not be empty", cfg.get(JOBS_QUEUE))
     _check_int(cfg, OUTBOX_SWEEP_INTERVAL, 1, 3600)
@@ -296,3 +298,10 @@ def metrics_token() -> str:
 def fixity_window_days() -> int:
     """Days within which every copy is to be read and verified again."""
     return tk.config.get(FIXITY_WINDOW_DAYS)
+
+
+# Audit trail
+
+def audit_retention_days() -> int:
+    """Days an audit row is kept; only older ones may be pruned."""
+    return tk.config.get(AUDIT_RETENTION_DAYS)

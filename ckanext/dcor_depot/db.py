@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ckan import model
 
@@ -156,4 +156,22 @@ integrity_failure_table = sa.Table(
     sa.Column("resource_id", sa.UnicodeText, primary_key=True),
     sa.Column("failed_at", sa.DateTime, nullable=False),
     sa.Column("detail", sa.UnicodeText, nullable=False),
+)
+
+
+# The audit trail (audit/; migration c8e4a1d7f2b5): append-only, a trigger
+# refuses UPDATE and any DELETE but the prune's of expired rows
+
+audit_table = sa.Table(
+    "dcor_depot_audit", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.UnicodeText, nullable=False),
+    sa.Column("action", sa.UnicodeText, nullable=False),
+    sa.Column("organization_id", sa.UnicodeText),
+    sa.Column("package_id", sa.UnicodeText),
+    sa.Column("resource_id", sa.UnicodeText),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("outcome", sa.UnicodeText, nullable=False),
+    sa.Column("detail", JSONB),
 )

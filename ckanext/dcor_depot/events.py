@@ -13,8 +13,10 @@ from typing import Any
 
 from ckan import model
 
+from . import audit
 from . import config as dcor_config
 from . import db, jobs, resource_state
+from .audit import rules as audit_rules
 from .job_queue import request
 from .storage import s3
 from .workflows import visibility
@@ -85,12 +87,19 @@ def dataset_updated(context: dict[str, Any],
     if known is not None:
         # resource_create: its new upload goes to the depot, then to S3
         # (the dict may lack the new id: CKAN sets it on its own copy)
-        for rid, url_type in model.Session.query(
-                model.Resource.id, model.Resource.url_type).filter(
+        for rid, url_type, size in model.Session.query(
+                model.Resource.id, model.Resource.url_type,
+                model.Resource.size).filter(
                 model.Resource.package_id == dataset["id"],
                 model.Resource.state == "active"):
             if rid not in known and url_type == resource_state.UPLOAD:
                 request(jobs.MOVE, rid)
+                # in the request's transaction: committed with the resource
+                audit.record(audit_rules.UPLOAD_ACCEPTED,
+                             circle_id=dataset.get("owner_org"),
+                             package_id=dataset["id"], resource_id=rid,
+                             size=size, detail={"route": "upload"},
+                             session=model.Session)
     if (not context.get(RESOURCE_CHANGE) and _may_have_steps(dataset)) or \
             _has_unbacked_direct_upload(dataset):
         # files uploaded through package_create/update/revise (DCOR-Aid's

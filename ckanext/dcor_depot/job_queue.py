@@ -38,8 +38,10 @@ from ckan.lib import jobs as ckan_jobs
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from . import audit
 from . import config as dcor_config
 from . import outbox_rules
+from .audit import rules as audit_rules
 from .db import job_outbox_table as outbox
 
 log = logging.getLogger(__name__)
@@ -253,7 +255,8 @@ def _claimed_run(kind: str, entity_id: str,
                                    outbox_rules.retry_delay(starts,
                                                             intervals)))
     try:
-        result = work(entity_id)
+        with audit.acting_as(audit_rules.job_actor(kind)):
+            result = work(entity_id)
     except Exception as exc:
         _note_failure(the_id, starts, intervals, exc)
         raise

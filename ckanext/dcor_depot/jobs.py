@@ -11,9 +11,11 @@ import time
 
 from rq.job import Job
 
+from . import audit
 from . import config as dcor_config
 from . import job_queue
 from .job_queue import WAITING, enqueue
+from .audit import rules as audit_rules
 from .metrics import counters as metrics
 from .resource_state import Step
 from .storage import locks, s3
@@ -44,6 +46,9 @@ def _backup(resource_id: str) -> str:
     return how
 
 
+# a copy whose bytes do not match the record
+INTEGRITY_ERRORS = (checksums.ChecksumMismatch, s3.UploadVerificationError)
+
 STEPS = {Step.DEPOT_MOVE: _depot_move, Step.S3_UPLOAD: _s3_upload,
          Step.BACKUP: _backup, Step.CHECKSUMS: checksums.fill_checksums}
 
@@ -57,12 +62,23 @@ def run_step(step: Step, resource_id: str) -> str:
     except Exception as exc:
         log.error("%s of resource %s failed: %s", step.name, resource_id, exc)
         metrics.count("job_failures", step=step.value)
+        if isinstance(exc, INTEGRITY_ERRORS):
+            _record_integrity_error(step, resource_id, exc)
         raise
     finally:
         metrics.observe("job_duration_seconds", time.monotonic() - started,
                         step=step.value)
     log.info("resource %s: %s %s", resource_id, step.name, how)
     return how
+
+
+def _record_integrity_error(step: Step, resource_id: str,
+                            exc: Exception) -> None:
+    resource = visibility.resource_row(resource_id) or {}
+    dataset = visibility.dataset_row(resource.get("package_id") or "") or {}
+    audit.record(audit_rules.INTEGRITY_ERROR, circle_id=dataset.get(
+        "owner_org"), package_id=dataset.get("id"), resource_id=resource_id,
+        outcome="failed", detail={"step": step.value, "error": str(exc)})
 
 
 def _follow_circle_move(dataset_id: str, bucket: str) -> None:

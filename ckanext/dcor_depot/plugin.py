@@ -9,6 +9,7 @@ from . import ckan_storage
 from . import config as dcor_config
 from . import events
 from .access_requests import helpers as access_request_helpers
+from .audit import helpers as audit_helpers
 from .access_requests import views as access_request_views
 from .cli import get_commands
 from .doctor import views as doctor_views
@@ -18,6 +19,8 @@ from .downloads import providers, views as download_views
 from .logic import access_requests as access_request_action
 from .logic import access_requests_auth
 from .logic import action, auth
+from .logic import audit as audit_action
+from .logic import audit_auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
 from .logic import storage_usage, storage_usage_auth
@@ -36,18 +39,21 @@ def warm_up_registries() -> None:
 @tk.blanket.actions(lambda: {**action.actions(),
                              **download_list_action.actions(),
                              **access_request_action.actions(),
-                             **storage_usage.actions()})
+                             **storage_usage.actions(),
+                             **audit_action.actions()})
 @tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
                                     **download_list_auth.auth_functions(),
                                     **access_requests_auth.auth_functions(),
-                                    **storage_usage_auth.auth_functions()})
+                                    **storage_usage_auth.auth_functions(),
+                                    **audit_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
                        download_list_views.blueprints() +
                        access_request_views.blueprints() +
                        doctor_views.blueprints() +
                        metrics_views.blueprints())
 @tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
-                             **access_request_helpers.helpers()})
+                             **access_request_helpers.helpers(),
+                             **audit_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IConfigurer, inherit=True)

@@ -14,7 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
+from ..audit import rules as audit_rules
 from ..db import circle_quota_table as quota_table
 from ..storage import locks, s3
 from . import reservations, rules, store
@@ -71,6 +73,12 @@ def room_for(circle: model.Group, size: int) -> Iterator[None]:
         if quota:
             held = held_bytes(circle.id)
             if held + size > quota:
-                raise QuotaExceeded(rules.refusal(circle.name, held, quota,
-                                                  size))
+                refusal = rules.refusal(circle.name, held, quota, size)
+                # on a connection of its own: the refused request's
+                # transaction is rolled back
+                audit.record(audit_rules.QUOTA_REFUSED, circle_id=circle.id,
+                             size=size, outcome="refused", detail={
+                                 "refusal": refusal, "held": held,
+                                 "quota": quota})
+                raise QuotaExceeded(refusal)
         yield

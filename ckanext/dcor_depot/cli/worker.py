@@ -15,6 +15,7 @@ from ckan.lib import jobs as ckan_jobs
 
 from .. import config as dcor_config
 from .. import job_queue
+from ..audit import store as audit_store
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def _sweep_forever(stop: threading.Event, interval: int) -> None:
     while not stop.wait(interval):
         try:
             job_queue.sweep(engine)
+            audit_store.flush_spool(engine)
         except Exception as exc:  # Redis or PostgreSQL down: next time
             log.warning("outbox sweep failed: %s", exc)
 
@@ -37,10 +39,12 @@ def _sweep_forever(stop: threading.Event, interval: int) -> None:
               help="Stop when the queues are empty (sweeps once first).")
 def dcor_depot_worker(queues, burst):
     """Run CKAN's job worker on QUEUES (default: the depot's queue) and
-    sweep the job outbox every `outbox_sweep_interval` seconds."""
+    sweep the job outbox (and the audit spool) every
+    `outbox_sweep_interval` seconds."""
     queues = list(queues) or [dcor_config.jobs_queue()]
     if burst:
         queued = job_queue.sweep()
+        audit_store.flush_spool()
         click.echo(f"outbox: {queued} jobs queued")
         ckan_jobs.Worker(queues).work(burst=True)
         return

@@ -16,15 +16,20 @@ import hashlib
 import logging
 import queue
 import threading
+import uuid
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
 import ckan.plugins.toolkit as tk
 
+from .. import audit
 from .. import config as dcor_config
+from .. import resource_state
 from .. import manifest, naming
 from ..fixity import rules as fixity_rules
 from ..fixity import store as fixity_store
+from ..audit import rules as audit_rules
+from ..audit import store as audit_store
 from ..metrics import counters as metrics
 from ..storage import s3
 from ..storage.digest import Digester
@@ -436,10 +441,40 @@ def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
         stop.set()
 
 
+def record_private_grant(archive: Archive, start: int, end: int
+                         ) -> Callable[[int], None] | None:
+    """Record, before the first byte, that the request's user gets bytes
+    [start, end] of an archive with private resources: one row per such
+    resource. Returns what records the bytes sent once the stream ends
+    (None for an archive of public data only)."""
+    private = [(resource, dataset)
+               for resource, dataset, _ in archive.sources.values()
+               if not resource_state.dataset_is_public(dataset)]
+    if not private:
+        return None
+    actor = audit.current_actor()
+    grant = uuid.uuid4().hex  # ties the rows of one response together
+    detail = {"grant": grant, "archive": archive.name,
+              "range": [start, end]}
+    audit.record_rows([audit_store.event_row(
+        audit_rules.GRANT_ARCHIVE, actor=actor,
+        circle_id=dataset.get("owner_org"), package_id=dataset.get("id"),
+        resource_id=resource["id"], size=resource.get("size"),
+        detail=detail) for resource, dataset in private],
+        wait_for_disk=False)
+
+    def sent(count: int) -> None:
+        audit.record(audit_rules.ARCHIVE_SENT, actor=actor, size=count,
+                     outcome="ok" if count == end - start + 1 else "cut",
+                     detail={**detail, "resources": len(private)})
+    return sent
+
+
 def byte_stream(archive: Archive, start: int, end: int) -> Iterator[bytes]:
     """Bytes [start, end] of the archive; a member that does not verify
     logs one integrity line and cuts the stream short (an exception, so
     that the web server closes the connection)."""
+    actor = audit.current_actor()  # the stream runs after the request
     def open_member(member: archive_layout.Member, offset: int):
         if member.key in archive.other_sources:
             # a bag's tag file, dataset.json or condensed object: no
@@ -458,6 +493,15 @@ def byte_stream(archive: Archive, start: int, end: int) -> Iterator[bytes]:
         log.error("integrity error: resource %s (%s): %s; archive %s cut "
                   "short", member.key, member.path, message, archive.name)
         metrics.count("integrity_errors", where="archive")
+        source = archive.sources.get(member.key)
+        dataset = source[1] if source else {}
+        audit.record(audit_rules.INTEGRITY_ERROR, actor=actor,
+                     circle_id=dataset.get("owner_org"),
+                     package_id=dataset.get("id"),
+                     resource_id=member.key if source else None,
+                     outcome="failed", detail={
+                         "where": "archive", "archive": archive.name,
+                         "member": member.path, "error": message})
         raise IntegrityAbort(message)
 
     return archive_stream.stream(archive.layout, start, end, open_member,

@@ -21,9 +21,10 @@ import flask
 import ckan.plugins as p
 from ckan.exceptions import CkanConfigurationException
 
-from .. import ckan_storage
+from .. import audit, ckan_storage
 from .. import config as dcor_config
 from .. import naming, resource_state
+from ..audit import rules as audit_rules
 from ..interfaces import DownloadProvider, IDownloadProvider
 from ..storage import s3
 from ..storage.digest import CHUNK_SIZE
@@ -37,6 +38,21 @@ def download_name(resource: dict[str, Any]) -> str:
         return naming.safe_name(resource.get("name") or "", "resource name")
     except naming.UnsafeNameError:
         return resource["id"]
+
+
+def record_private_grant(resource: dict[str, Any], dataset: dict[str, Any],
+                         action: str, detail: dict[str, Any]) -> None:
+    """Record that the request's user gets the bytes of a resource that is
+    not public (committed before the answer leaves: a grant of private
+    bytes is never unrecorded)."""
+    if resource_state.dataset_is_public(dataset):
+        return
+    # before the answer leaves, without waiting for the disk: see
+    # doc/architecture.rst (audit trail)
+    audit.record(action, circle_id=dataset.get("owner_org"),
+                 package_id=dataset.get("id"), resource_id=resource["id"],
+                 size=resource.get("size"), detail=detail,
+                 wait_for_disk=False)
 
 
 class S3Provider:
@@ -56,6 +72,9 @@ class S3Provider:
     def response(self, resource: dict[str, Any], dataset: dict[str, Any],
                  filename: str | None):
         bucket, key = self._location(resource, dataset)
+        record_private_grant(resource, dataset, audit_rules.GRANT_PRESIGNED,
+                             {"bucket": bucket, "key": key, "expires_in":
+                              dcor_config.download_url_expiry()})
         url = s3.presigned_download_url(
             s3.get_client(), bucket, key, filename or download_name(resource),
             dcor_config.download_url_expiry(),
@@ -94,6 +113,8 @@ class DepotProvider:
         name = filename or download_name(resource)
         path = records.ckan_path(resource["id"])
         accel = dcor_config.download_accel_redirect()
+        record_private_grant(resource, dataset, audit_rules.GRANT_DEPOT,
+                             {"range": flask.request.headers.get("Range")})
         if accel:
             # nginx sends the file (following the symlink) and answers Range
             relative = os.path.relpath(path, os.path.dirname(

@@ -183,9 +183,10 @@ def manifest_csv(id: str):
 
 # Archives of a dataset or a selection
 
-def _counted(chunks):
+def _counted(chunks, on_end=None):
     """The chunks, counting the bytes sent once the stream ends or the
-    client goes (a count per chunk would cost a Redis call each)."""
+    client goes (a count per chunk would cost a Redis call each);
+    `on_end(sent)` is told the count then."""
     sent = 0
     try:
         for chunk in chunks:
@@ -195,6 +196,8 @@ def _counted(chunks):
         getattr(chunks, "close", lambda: None)()
         if sent:
             metrics.count("archive_bytes", sent)
+        if on_end is not None:
+            on_end(sent)
 
 
 def _archive_response(selection_of, comptype: str, name: str | None,
@@ -238,7 +241,8 @@ def _archive_response(selection_of, comptype: str, name: str | None,
         # context held by an unread stream would be popped whenever it is
         # garbage-collected, in the middle of another request.
         response.response = _counted(
-            archives.byte_stream(archive, start, end))
+            archives.byte_stream(archive, start, end),
+            archives.record_private_grant(archive, start, end))
     response.direct_passthrough = True
     response.headers["Content-Length"] = str(end - start + 1)
     if status == 206:

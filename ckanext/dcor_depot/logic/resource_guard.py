@@ -25,8 +25,10 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming
+from ..audit import rules as audit_rules
 from ..storage import ckan_uploader, s3
 from ..workflows import direct_upload, records
 
@@ -122,6 +124,12 @@ def _accept_new(resource: dict[str, Any], owner_org: str | None) -> None:
                                                            owner_org))
     except direct_upload.DirectUploadRefused as exc:
         _refuse(str(exc))
+    # in the request's transaction: committed with the resource, or not at
+    # all (the dataset id is not known yet for a new dataset)
+    audit.record(audit_rules.UPLOAD_ACCEPTED, circle_id=owner_org,
+                 package_id=resource.get("package_id"),
+                 resource_id=resource["id"], size=resource.get("size"),
+                 detail={"route": "direct"}, session=model.Session)
 
 
 def check_incoming_resources(context: dict[str, Any],

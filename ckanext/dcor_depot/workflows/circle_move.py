@@ -14,10 +14,12 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming, transfer_plan
 from . import records
 from ..accounting import store as accounting
+from ..audit import rules as audit_rules
 from ..storage import locks, s3
 from . import visibility
 
@@ -95,7 +97,7 @@ def _move_resource(client: Any, dataset: dict[str, Any],
         copy_verified(client, old, key, target, sha256)
         copied.append((key, sha256))
     for key, _ in copied:
-        visibility.untag_now(dataset["id"], old, key)
+        visibility.untag_now(dataset["id"], old, key, why="circle move")
     _save_s3_url(resource, dataset, naming.object_url(
         dcor_config.s3_endpoint_url(), target,
         naming.object_key("resource", rid)))
@@ -104,5 +106,11 @@ def _move_resource(client: Any, dataset: dict[str, Any],
     for key, _ in copied:
         s3.delete_object(client, old, key)
         accounting.forget_object(old, key)
+    if copied:
+        audit.record(audit_rules.CIRCLE_MOVE, circle_id=dataset["owner_org"],
+                     package_id=dataset["id"], resource_id=rid,
+                     size=resource.get("size"),
+                     detail={"from_bucket": old, "to_bucket": target,
+                             "keys": [key for key, _ in copied]})
     log.info("resource %s moved from bucket %s to %s (%d objects)", rid,
              old, target, len(copied))

@@ -25,9 +25,11 @@ import sqlalchemy as sa
 import ckan.plugins.toolkit as tk
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import db, naming, resource_state, transfer_plan
 from ..accounting import store as accounting
+from ..audit import rules as audit_rules
 from ..storage import depot, s3
 from . import object_store, records, visibility
 
@@ -177,7 +179,20 @@ def backup_object_to_depot(resource_id: str) -> str:
         _refuse_foreign_file(link, target)
         depot.replace_with_symlink(link, target)
         tags = s3.object_tags(client, bucket, key)
+        if how == "copied":
+            audit.record(audit_rules.BACKUP, circle_id=dataset["owner_org"],
+                         package_id=dataset["id"], resource_id=resource_id,
+                         size=info.size, detail={
+                             "path": target, "bucket": bucket, "key": key,
+                             "sha256": info.sha256})
         if tags.get(s3.SHA256_TAG, info.sha256) != info.sha256:
+            audit.record(audit_rules.INTEGRITY_ERROR,
+                         circle_id=dataset["owner_org"],
+                         package_id=dataset["id"], resource_id=resource_id,
+                         outcome="failed", detail={
+                             "bucket": bucket, "key": key,
+                             "tagged": tags[s3.SHA256_TAG],
+                             "read": info.sha256})
             raise depot.DepotError(
                 f"s3://{bucket}/{key} is tagged sha256 "
                 f"{tags[s3.SHA256_TAG]}, its bytes have {info.sha256}")

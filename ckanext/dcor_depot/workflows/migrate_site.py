@@ -9,6 +9,8 @@ from typing import Any, Iterable, Iterator
 
 import ckan.plugins.toolkit as tk
 
+from .. import audit
+from ..audit import rules as audit_rules
 from . import records
 from ..storage import depot, s3
 from .migrate import Options, ResourceMigration, local_artifacts, \
@@ -123,7 +125,8 @@ class SiteMigration:
             self._field_updates.setdefault(dataset_id, {})[rid] = fields
         if fields:
             self._deletions.setdefault(dataset_id, []).extend(
-                migration.deletable())
+                (rid, migration.dataset.get("owner_org"), path)
+                for path in migration.deletable())
 
     def _save(self, dataset_id: str) -> Iterator[Line]:
         updates = self._field_updates.pop(dataset_id, {})
@@ -140,5 +143,10 @@ class SiteMigration:
                 self.tally.failed += len(updates)
                 yield f"{dataset_id}: fields not saved: {exc}", True
                 return
-        for path in doomed:
-            self.tally.deleted += depot.remove_local_copy(path)
+        for rid, circle_id, path in doomed:
+            removed = depot.remove_local_copy(path)
+            self.tally.deleted += removed
+            if removed:
+                audit.record(audit_rules.MIGRATION_DELETE, circle_id=circle_id,
+                             package_id=dataset_id, resource_id=rid,
+                             detail={"path": path})

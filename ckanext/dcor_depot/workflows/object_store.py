@@ -7,9 +7,11 @@ import dataclasses
 import os
 from typing import Any, Callable
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming, resource_state
 from ..accounting import store as accounting
+from ..audit import rules as audit_rules
 from ..storage import s3
 from . import records, visibility
 
@@ -48,6 +50,12 @@ def store_resource_in_object_store(
         max_concurrency=dcor_config.s3_max_concurrency(),
         known_sha256=resource.get("sha256"), progress=progress)
     accounting.record_object(bucket, key, stored.size)
+    if stored.uploaded:
+        audit.record(audit_rules.OBJECT_STORED,
+                     circle_id=dataset["owner_org"], package_id=dataset["id"],
+                     resource_id=resource_id, size=stored.size,
+                     detail={"bucket": bucket, "key": key,
+                             "sha256": stored.sha256})
     # the visibility read now, under the dataset's lock: the dataset may
     # have been made private while the upload ran
     visibility.tag_object(dataset["id"], resource_id, bucket, key,

@@ -18,11 +18,13 @@ import sqlalchemy as sa
 
 import ckan.model as model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import db
 from .. import naming
 from . import records
 from ..accounting import store as accounting
+from ..audit import rules as audit_rules
 from ..storage import depot, s3
 from .circles import circle_buckets
 
@@ -191,6 +193,10 @@ class OrphanSearch:
                 if self.remove:
                     s3.delete_object(client, bucket, key)
                     accounting.forget_object(bucket, key)
+                    audit.record(audit_rules.ORPHAN_REMOVED,
+                                 resource_id=parsed[1], size=item.get("Size"),
+                                 detail={"what": ORPHAN_OBJECT,
+                                         "where": where})
                 yield Finding(ORPHAN_OBJECT, where, self.remove)
 
     def object_needed(self, bucket: str, rid: str) -> bool:
@@ -239,6 +245,9 @@ class OrphanSearch:
 
     def _removed(self, what: str, path: str) -> Finding:
         removed = self.remove and depot.remove_file(path)
+        if removed:
+            audit.record(audit_rules.ORPHAN_REMOVED,
+                         detail={"what": what, "where": path})
         return Finding(what, path, removed)
 
     def file_needed(self, path: str, candidates: list[ResourceRecord],

@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming, resource_state
+from ..audit import rules as audit_rules
 from ..storage import s3
 from . import visibility
 
@@ -89,5 +91,10 @@ def reconcile_bucket(bucket: str, dry_run: bool,
                                       bucket, key)
             else:
                 s3.update_tags(client, bucket, key, public=False)
+                audit.record(audit_rules.OBJECT_UNTAGGED,
+                             resource_id=artifact_rid[1] if artifact_rid
+                             else None, detail={
+                                 "bucket": bucket, "key": key,
+                                 "why": "no resource claims it"})
             tally.fixed += 1
             report(f"s3://{bucket}/{key}: made {what}")

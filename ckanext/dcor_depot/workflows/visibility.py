@@ -16,8 +16,10 @@ import sqlalchemy as sa
 
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming, resource_state
+from ..audit import rules as audit_rules
 from ..storage import locks, s3
 from . import records
 
@@ -93,17 +95,8 @@ def locations(resource: dict[str, Any], owner_org: str | None,
 def should_be_public(dataset_id: str, resource_id: str,
                      location: Location) -> bool:
     """Read now: may the object at `location` of this resource be public?"""
-    dataset = dataset_row(dataset_id)
-    resource = resource_row(resource_id)
-    if dataset is None or resource is None or \
-            resource["package_id"] != dataset_id:
-        return False
-    artifact = naming.parse_object_key(location[1])
-    if artifact is None:
-        return False
-    current, _ = locations(resource, dataset["owner_org"], artifact[0])
-    return resource_state.object_should_be_public(dataset, resource,
-                                                  location, current)
+    return _public_here(dataset_row(dataset_id), resource_row(resource_id),
+                        location)[0]
 
 
 def tag_object(dataset_id: str, resource_id: str, bucket: str, key: str,
@@ -113,16 +106,58 @@ def tag_object(dataset_id: str, resource_id: str, bucket: str, key: str,
     the tags changed. Every transfer ends with this call."""
     client = s3.get_client()
     with locks.dataset_tags_lock(dataset_id):
-        public = should_be_public(dataset_id, resource_id, (bucket, key))
-        return s3.update_tags(client, bucket, key, public=public,
-                              sha256=sha256)
+        dataset = dataset_row(dataset_id)
+        resource = resource_row(resource_id)
+        public, current = _public_here(dataset, resource, (bucket, key))
+        changed, was_public = s3.update_tags_public(
+            client, bucket, key, public=public, sha256=sha256)
+        if public != was_public:
+            _record_tag(public, dataset, resource_id, bucket, key,
+                        audit_rules.visibility_reason(dataset, resource,
+                                                      current))
+        return changed
 
 
-def untag_now(dataset_id: str, bucket: str, key: str) -> bool:
+def _public_here(dataset: dict[str, Any] | None,
+                 resource: dict[str, Any] | None,
+                 location: Location) -> tuple[bool, bool]:
+    """(may the object at `location` be public, is it the current copy)"""
+    if dataset is None or resource is None or \
+            resource["package_id"] != dataset["id"]:
+        return False, False
+    artifact = naming.parse_object_key(location[1])
+    if artifact is None:
+        return False, False
+    current, _ = locations(resource, dataset["owner_org"], artifact[0])
+    return (resource_state.object_should_be_public(
+        dataset, resource, location, current), location == current)
+
+
+def _record_tag(public: bool, dataset: dict[str, Any] | None,
+                resource_id: str | None, bucket: str, key: str,
+                why: str) -> None:
+    audit.record(
+        audit_rules.OBJECT_TAGGED if public else audit_rules.OBJECT_UNTAGGED,
+        circle_id=dataset["owner_org"] if dataset else None,
+        package_id=dataset["id"] if dataset else None,
+        resource_id=resource_id,
+        detail={"bucket": bucket, "key": key, "why": why})
+
+
+def untag_now(dataset_id: str, bucket: str, key: str,
+              why: str = "dataset purged") -> bool:
     """Take the public tag off at once (a purge), under the dataset's lock."""
     client = s3.get_client()
     with locks.dataset_tags_lock(dataset_id):
-        return s3.update_tags(client, bucket, key, public=False)
+        changed, was_public = s3.update_tags_public(client, bucket, key,
+                                                    public=False)
+        if was_public:
+            named = naming.parse_object_key(key)
+            dataset = dataset_row(dataset_id)
+            _record_tag(False, dataset or {"id": dataset_id,
+                                           "owner_org": None},
+                        named[1] if named else None, bucket, key, why)
+        return changed
 
 
 def existing_objects(dataset_id: str, owner_org: str | None,

@@ -46,7 +46,17 @@ def update_tags(client: Any, bucket: str, key: str, *,
     """Set the public tag (None: leave it) and the sha256 tag (None: leave
     it) of an object, keeping its other tags. Returns True if the tags
     changed. A read-modify-write: callers hold the dataset's tags lock."""
+    return update_tags_public(client, bucket, key, public=public,
+                              sha256=sha256)[0]
+
+
+def update_tags_public(client: Any, bucket: str, key: str, *,
+                       public: bool | None = None,
+                       sha256: str | None = None) -> tuple[bool, bool]:
+    """update_tags, also saying whether the public tag was there before:
+    (tags changed, was public)."""
     tags = _tag_set(client, bucket, key)
+    was_public = PUBLIC_TAG in tags
     wanted = {t["Key"]: t["Value"] for t in tags}
     if sha256 is not None:
         wanted[SHA256_TAG] = sha256
@@ -55,9 +65,9 @@ def update_tags(client: Any, bucket: str, key: str, *,
     elif public is False:
         wanted.pop(PUBLIC_TAG["Key"], None)
     if {(t["Key"], t["Value"]) for t in tags} == set(wanted.items()):
-        return False
+        return False, was_public
     put_tags(client, bucket, key, wanted)
-    return True
+    return True, was_public
 
 
 def put_tags(client: Any, bucket: str, key: str,

@@ -8,14 +8,14 @@ resource's sha256, and the result.
 downloads and archives are refused until a run finds a good copy again.
 
 Revision ID: f3b9d2c6a184
-Revises: d41c7a9e2b63
+Revises: c8e4a1d7f2b5
 Create Date: 2026-12-05
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "f3b9d2c6a184"
-down_revision = "d41c7a9e2b63"
+down_revision = "c8e4a1d7f2b5"
 branch_labels = None
 depends_on = None
 
