@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from ckan import model
 
+from .. import audit
 from .. import config as dcor_config
 from ..accounting.rules import human_bytes
 from ..fixity import rules, store
@@ -132,7 +133,9 @@ def depot_fixity(max_bytes, max_rate, resources, datasets, circles,
                            f"({human_bytes(cost)}, last read {last})")
                 tally["would read"] += 1
                 continue
-            _tally(fixity.check_resource(due.resource_id, read), tally)
+            with audit.acting_as(rules.AUDIT_ACTOR):
+                outcome = fixity.check_resource(due.resource_id, read)
+            _tally(outcome, tally)
     _summary(tally, dry_run, budget.spent)
     click.echo(rules.backlog_line(
         store.backlog(window, datetime.datetime.utcnow(), s3_on), window,

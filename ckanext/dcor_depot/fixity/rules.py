@@ -23,6 +23,12 @@ ABSENT = "absent"  # a copy the site does not keep (local copy removed
 #                    after migration): neither good nor bad
 GOOD = (OK, REPAIRED)
 
+# actions of the audit trail (audit.rules.INTEGRITY_ERROR for a mark)
+AUDIT_ACTOR = "cli:dcor-depot-fixity"
+AUDIT_MISMATCH = "fixity.mismatch"  # a copy whose bytes differ or is gone
+AUDIT_REPAIR = "fixity.repair"  # a copy replaced from its verified twin
+AUDIT_CLEARED = "integrity.cleared"  # a marked resource has a good copy
+
 # what the budget says about the next resource
 TAKE = "take"
 TOO_LARGE = "too large"  # larger than the whole budget: skipped

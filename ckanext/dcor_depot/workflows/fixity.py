@@ -28,8 +28,10 @@ from typing import Any, Callable
 
 import ckan.plugins.toolkit as tk
 
+from .. import audit
 from .. import config as dcor_config
 from .. import naming, resource_state, transfer_plan
+from ..audit import rules as audit_rules
 from ..fixity import rules, store
 from ..storage import depot, s3
 from . import records, visibility
@@ -265,9 +267,34 @@ def check_resource(resource_id: str, progress: Progress | None = None,
         outcome.failed = True
         outcome.marked = store.mark_failed(
             resource_id, "; ".join(outcome.details) or "no good copy", now)
+    _audit(outcome, resource, dataset)
     for line in outcome.details:
         log.warning("fixity of resource %s: %s", resource_id, line)
     return outcome
+
+
+def _audit(outcome: Outcome, resource: dict[str, Any],
+           dataset: dict[str, Any]) -> None:
+    """The run's events: each bad copy, each repair, a mark set or
+    cleared."""
+    where = {"circle_id": dataset["owner_org"], "package_id": dataset["id"],
+             "resource_id": outcome.resource_id,
+             "size": resource.get("size")}
+    for copy, found in outcome.found.items():
+        if found in (rules.MISMATCH, rules.MISSING):
+            audit.record(rules.AUDIT_MISMATCH, outcome="failed", **where,
+                         detail={"copy": copy, "found": found,
+                                 "error": _detail_of(outcome, copy)})
+        if outcome.results.get(copy) == rules.REPAIRED:
+            audit.record(rules.AUDIT_REPAIR, **where, detail={
+                "copy": copy, "from": rules.repair_source(outcome.found)[1]})
+    if outcome.failed:
+        audit.record(audit_rules.INTEGRITY_ERROR, outcome="failed", **where,
+                     detail={"where": "fixity", "marked": outcome.marked,
+                             "error": "; ".join(outcome.details)})
+    if outcome.cleared:
+        audit.record(rules.AUDIT_CLEARED, **where,
+                     detail={"copies": outcome.results})
 
 
 def _detail_of(outcome: Outcome, copy: str) -> str | None:

@@ -95,6 +95,21 @@ def leftovers(s3_client, dataset, rid):
     return files + keys + [u["Key"] for u in uploads]
 
 
+def audit_events(rid):
+    """(action, actor, outcome, detail) of the resource's audit rows."""
+    table = db.audit_table
+    with model.meta.engine.connect() as connection:
+        rows = connection.execute(
+            table.select().where(table.c.resource_id == rid,
+                                 table.c.action.in_([
+                                     rules.AUDIT_MISMATCH,
+                                     rules.AUDIT_REPAIR,
+                                     rules.AUDIT_CLEARED,
+                                     "integrity.error"]))
+            .order_by(table.c.id)).all()
+    return [(row.action, row.actor, row.outcome, row.detail) for row in rows]
+
+
 def test_a_damaged_depot_copy_is_repaired_from_the_object(
         app, cli, run_worker, s3_client):
     dataset, resource, data, _ = stored_resource(app, run_worker)
@@ -114,8 +129,16 @@ def test_a_damaged_depot_copy_is_repaired_from_the_object(
     assert copies["depot"]["result"] == rules.REPAIRED
     assert copies["object"]["result"] == rules.OK
     assert not leftovers(s3_client, dataset, rid)
+    events = audit_events(rid)
+    assert [event[:3] for event in events] == [
+        (rules.AUDIT_MISMATCH, "cli:dcor-depot-fixity", "failed"),
+        (rules.AUDIT_REPAIR, "cli:dcor-depot-fixity", "ok")]
+    assert events[0][3]["copy"] == "depot" and \
+        events[0][3]["found"] == "mismatch"
+    assert events[1][3] == {"copy": "depot", "from": "object"}
     again = run(cli, "--resource", rid)
     assert "verified 2, mismatched 0, repaired 0" in again
+    assert len(audit_events(rid)) == 2
 
 
 @pytest.mark.parametrize("private", [True, False])
@@ -141,6 +164,9 @@ def test_a_damaged_object_is_repaired_keeping_tags_and_visibility(
     assert anonymous.status_code == (403 if private else 200)
     assert store.copy_records(rid)["object"]["result"] == rules.REPAIRED
     assert not leftovers(s3_client, dataset, rid)
+    assert [(action, detail["copy"]) for action, _, _, detail
+            in audit_events(rid)] == [(rules.AUDIT_MISMATCH, "object"),
+                                      (rules.AUDIT_REPAIR, "object")]
 
 
 def test_both_bad_marks_refuses_and_a_restored_copy_clears(
@@ -166,6 +192,10 @@ def test_both_bad_marks_refuses_and_a_restored_copy_clears(
     assert open(target, "rb").read() == damaged_depot
     assert object_bytes(s3_client, bucket, key) == damaged_object
     assert store.failure(rid) is not None
+    assert [event[:3] for event in audit_events(rid)] == [
+        (rules.AUDIT_MISMATCH, rules.AUDIT_ACTOR, "failed"),
+        (rules.AUDIT_MISMATCH, rules.AUDIT_ACTOR, "failed"),
+        ("integrity.error", rules.AUDIT_ACTOR, "failed")]
 
     headers = {"Authorization": token}
     download = app.get(f"/dataset/{dataset['id']}/resource/{rid}/download",
@@ -192,6 +222,8 @@ def test_both_bad_marks_refuses_and_a_restored_copy_clears(
     assert "verified 1, mismatched 1, repaired 1" in output
     assert "integrity mark cleared" in output
     assert store.failure(rid) is None
+    assert [event[0] for event in audit_events(rid)][3:] == [
+        rules.AUDIT_MISMATCH, rules.AUDIT_REPAIR, rules.AUDIT_CLEARED]
     assert object_bytes(s3_client, bucket, key) == data
     download = app.get(f"/dataset/{dataset['id']}/resource/{rid}/download",
                        headers=headers, follow_redirects=False)
