@@ -158,8 +158,9 @@ def _tally(outcome: fixity.Outcome, tally: collections.Counter) -> None:
         click.echo(f"\n{outcome.resource_id}: {line}")
     if outcome.failed:
         tally["failed"] += 1
-        click.echo(f"\n{outcome.resource_id}: integrity: failed, no good "
-                   "copy; nothing was replaced")
+        # on stderr: cron mails it while the rest goes to the log
+        click.echo(f"{outcome.resource_id}: integrity: failed, no good "
+                   "copy; nothing was replaced", err=True)
     if outcome.cleared:
         tally["cleared"] += 1
         click.echo(f"\n{outcome.resource_id}: integrity mark cleared, a "

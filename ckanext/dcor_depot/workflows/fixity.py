@@ -78,7 +78,7 @@ def _depot_target(resource: dict[str, Any]) -> str | None:
     return path
 
 
-def _check_depot(target: str | None, sha256: str, outcome: Outcome,
+def check_depot_copy(target: str | None, sha256: str, outcome: Outcome,
                  progress: Progress) -> None:
     if target is None:
         outcome.found[rules.DEPOT] = rules.ABSENT
@@ -109,7 +109,7 @@ def _clean_leftovers(client: Any, bucket: str, rid: str,
         s3.delete_object(client, bucket, key)
 
 
-def _check_object(client: Any, location: tuple[str, str], sha256: str,
+def check_object_copy(client: Any, location: tuple[str, str], sha256: str,
                   target: str | None, repair_depot: bool, outcome: Outcome,
                   progress: Progress) -> str | None:
     """Read the object once. With `repair_depot`, the bytes also go into a
@@ -124,8 +124,10 @@ def _check_object(client: Any, location: tuple[str, str], sha256: str,
         return None
     if repair_depot:
         try:
+            # the sha256 against the resource's is the check (the ETag
+            # would refuse good bytes of a part layout the site did not make)
             temp, got = s3.download_to_temp(client, bucket, key, target,
-                                            progress)
+                                            progress, check_etag=False)
         except s3.UploadVerificationError as exc:
             outcome.found[rules.OBJECT] = rules.MISMATCH
             outcome.details.append(f"object: {exc}")
@@ -241,10 +243,10 @@ def check_resource(resource_id: str, progress: Progress | None = None,
     elif target is not None:
         depot.remove_stale_temps(target)
 
-    _check_depot(target, sha256, outcome, progress)
+    check_depot_copy(target, sha256, outcome, progress)
     depot_bad = outcome.found[rules.DEPOT] in (rules.MISMATCH, rules.MISSING)
     if client is not None:
-        temp = _check_object(client, location, sha256, target, depot_bad,
+        temp = check_object_copy(client, location, sha256, target, depot_bad,
                              outcome, progress)
     outcome.results = dict(outcome.found)
     if client is not None and outcome.found[rules.OBJECT] == rules.OK:

@@ -62,7 +62,8 @@ def content_disposition(filename: str) -> str:
 
 
 def download_to_temp(client: Any, bucket: str, key: str, target: str,
-                     progress: Callable[[int], None] | None = None
+                     progress: Callable[[int], None] | None = None,
+                     check_etag: bool = True
                      ) -> tuple[str, digest.Digests]:
     """Stream an object into a temporary file beside `target`, fsynced.
 
@@ -70,7 +71,8 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
     same pass and checked against the object's size and ETag. An object of
     N parts was uploaded in N equal parts (the plan of presigned uploads,
     whose lengths are signed) or with this site's own part size; both
-    layouts are checked, in the same pass.
+    layouts are checked, in the same pass. With `check_etag=False` only
+    the size is (the caller compares the sha256 with the resource's).
     """
     from .. import depot
 
@@ -78,7 +80,8 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
     size = response["ContentLength"]
     remote_etag = response["ETag"].strip('"')
     parts = int(remote_etag.rsplit("-", 1)[1]) if "-" in remote_etag else 1
-    layouts = tuple(part for part in (
+    # without check_etag the caller compares the sha256 with a record
+    layouts = () if not check_etag else tuple(part for part in (
         max(1, -(-size // parts)),
         transfer_plan.part_size_for(size, _preferred_part_size()))
         if transfer_plan.part_count(size, part) == parts) or (size or 1,)
@@ -98,7 +101,7 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: got {got.size} of {size} bytes")
         etags = {got.etag(part) for part in layouts}
-        if remote_etag not in etags:
+        if check_etag and remote_etag not in etags:
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: downloaded bytes give ETag "
                 f"{' or '.join(sorted(etags))}, the object has {remote_etag}")
