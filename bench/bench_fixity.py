@@ -7,11 +7,12 @@
   (boto3 `get_object`, the body hashed with hashlib in 1 MiB chunks) of the
   same object on the same S3 server.
 
-Best of N rounds each; prints MB/s and the ratios (target >= 0.9). Needs
+Paired rounds (which of a pair goes first alternates); prints the best
+MB/s of each and the median of the rounds' ratios (target >= 0.9). Needs
 root to drop the page cache and the stack's radosgw (or DCOR_S3_*).
 
     .venv-ckan2.12.0/bin/python bench/bench_fixity.py [--size-mib 1024]
-        [--rounds 3] [--json PATH]
+        [--rounds 5] [--json PATH]
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -82,10 +84,49 @@ def plain_get_sha256(client, bucket: str, key: str) -> str:
     return digest.hexdigest()
 
 
+def measure_round(number: int, path: str, sha256: str, client, bucket: str,
+                  key: str) -> dict[str, float]:
+    """Seconds of each of the four reads; the pairs alternate which goes
+    first, so that neither always meets a warmer server or disk."""
+    def plain_file() -> None:
+        drop_caches()
+        seconds["sha256sum"] = timed(lambda: subprocess.run(
+            ["sha256sum", path], check=True, capture_output=True))
+
+    def fixity_file() -> None:
+        drop_caches()
+        outcome = fixity.Outcome("bench")
+        seconds["depot"] = timed(lambda: fixity.check_depot_copy(
+            path, sha256, outcome, progress_like_the_command()))
+        assert outcome.found[rules.DEPOT] == rules.OK, outcome
+
+    def plain_object() -> None:
+        got = []
+        seconds["get"] = timed(lambda: got.append(
+            plain_get_sha256(client, bucket, key)))
+        assert got == [sha256]
+
+    def fixity_object() -> None:
+        outcome = fixity.Outcome("bench")
+        seconds["object"] = timed(lambda: fixity.check_object_copy(
+            client, (bucket, key), sha256, None, False, outcome,
+            progress_like_the_command()))
+        assert outcome.found[rules.OBJECT] == rules.OK, outcome
+
+    seconds: dict[str, float] = {}
+    pairs = [(plain_file, fixity_file), (plain_object, fixity_object)]
+    for first, second in pairs:
+        if number % 2:
+            first, second = second, first
+        first()
+        second()
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if args.size_mib < 1 or args.rounds < 1:
@@ -102,43 +143,25 @@ def main() -> None:
         try:
             s3.upload_file(client, path, bucket, key, part_size=64 * 1024**2,
                            max_concurrency=4)
-            times = {name: float("inf") for name in
-                     ("sha256sum", "depot", "get", "object")}
-            for _ in range(args.rounds):
-                drop_caches()
-                times["sha256sum"] = min(times["sha256sum"], timed(
-                    lambda: subprocess.run(["sha256sum", path], check=True,
-                                           capture_output=True)))
-                drop_caches()
-                outcome = fixity.Outcome("bench")
-                times["depot"] = min(times["depot"], timed(
-                    lambda: fixity.check_depot_copy(
-                        path, sha256, outcome, progress_like_the_command())))
-                assert outcome.found[rules.DEPOT] == rules.OK, outcome
-                got = [None]
-                times["get"] = min(times["get"], timed(
-                    lambda: got.__setitem__(0, plain_get_sha256(
-                        client, bucket, key))))
-                assert got[0] == sha256
-                outcome = fixity.Outcome("bench")
-                times["object"] = min(times["object"], timed(
-                    lambda: fixity.check_object_copy(
-                        client, (bucket, key), sha256, None, False, outcome,
-                        progress_like_the_command())))
-                assert outcome.found[rules.OBJECT] == rules.OK, outcome
+            rounds = [measure_round(number, path, sha256, client, bucket,
+                                    key) for number in range(args.rounds)]
         finally:
             s3.delete_object(client, bucket, key)
             client.delete_bucket(Bucket=bucket)
-    speed = {name: size / MB / seconds for name, seconds in times.items()}
-    depot_ratio = times["sha256sum"] / times["depot"]
-    object_ratio = times["get"] / times["object"]
-    print(f"fixity reads of {size / MB:.0f} MB, best of {args.rounds}")
+    speed = {name: max(size / MB / r[name] for r in rounds)
+             for name in rounds[0]}
+    depot_ratios = [r["sha256sum"] / r["depot"] for r in rounds]
+    object_ratios = [r["get"] / r["object"] for r in rounds]
+    depot_ratio = statistics.median(depot_ratios)
+    object_ratio = statistics.median(object_ratios)
+    print(f"fixity reads of {size / MB:.0f} MB, {args.rounds} paired rounds "
+          f"(best speeds, median of the rounds' ratios)")
     print(f"sha256sum             {speed['sha256sum']:8.1f} MB/s")
     print(f"fixity, depot copy    {speed['depot']:8.1f} MB/s  ratio "
-          f"{depot_ratio:.2f}")
+          f"{depot_ratio:.2f} ({', '.join(f'{x:.2f}' for x in depot_ratios)})")
     print(f"GET + sha256          {speed['get']:8.1f} MB/s")
     print(f"fixity, object        {speed['object']:8.1f} MB/s  ratio "
-          f"{object_ratio:.2f}")
+          f"{object_ratio:.2f} ({', '.join(f'{x:.2f}' for x in object_ratios)})")
     met = depot_ratio >= TARGET_RATIO and object_ratio >= TARGET_RATIO
     print(f"target: both ratios >= {TARGET_RATIO}: "
           f"{'met' if met else 'NOT met'}")
@@ -147,6 +170,8 @@ def main() -> None:
             json.dump({"size": size, "rounds": args.rounds,
                        "mb_per_s": speed, "depot_ratio": depot_ratio,
                        "object_ratio": object_ratio,
+                       "depot_ratios": depot_ratios,
+                       "object_ratios": object_ratios,
                        "target_ratio": TARGET_RATIO}, handle, indent=1)
 
 
