@@ -133,14 +133,20 @@ def depot_fixity(max_bytes, max_rate, resources, datasets, circles,
                            f"({human_bytes(cost)}, last read {last})")
                 tally["would read"] += 1
                 continue
-            with audit.acting_as(rules.AUDIT_ACTOR):
-                outcome = fixity.check_resource(due.resource_id, read)
+            try:
+                with audit.acting_as(rules.AUDIT_ACTOR):
+                    outcome = fixity.check_resource(due.resource_id, read)
+            except Exception as exc:  # report, go on with the next one
+                tally["errors"] += 1
+                click.echo(f"{due.resource_id}: cannot check: {exc}",
+                           err=True)
+                continue
             _tally(outcome, tally)
     _summary(tally, dry_run, budget.spent)
     click.echo(rules.backlog_line(
         store.backlog(window, datetime.datetime.utcnow(), s3_on), window,
         datetime.datetime.utcnow()))
-    if tally["failed"]:
+    if tally["failed"] or tally["errors"]:
         raise SystemExit(1)
 
 
@@ -179,6 +185,8 @@ def _summary(tally: collections.Counter, dry_run: bool, spent: int) -> None:
                f"missing {tally['missing']}, skipped {tally['skipped']} "
                f"(copies; skipped: resources); integrity failed "
                f"{tally['failed']}, cleared {tally['cleared']}"
+               + (f"; {tally['errors']} could not be checked"
+                  if tally["errors"] else "")
                + ("; budget reached, the rest is left for later runs"
                   if tally["left for later"] else ""))
 
