@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 import benchdb
-from benchdb import REPO, Site, ckan, free_port
+from benchdb import REPO, Site, free_port
 
 TARGET_MS = 5.0
 ADMIN = "benchadmin"
@@ -95,7 +93,6 @@ def main() -> None:
         sites[name] = kind(name, write_ini(folder, name, port, args.database,
                                            args.redis_db), port)
     site = sites["audit"]
-    org = dataset = None
     try:
         store.flushdb()
         print(f"ckan db init ({args.database})", flush=True)
@@ -109,19 +106,10 @@ def main() -> None:
             each.session.headers["Authorization"] = token
             print(f"site {each.name}: {each.url}, CKAN "
                   f"{status['ckan_version']}", flush=True)
-        org = site.action("organization_create", {
-            "name": f"bench-{uuid.uuid4().hex[:10]}"})
-        dataset = site.action("package_create", {
-            "name": f"bench-audit-{uuid.uuid4().hex[:10]}",
-            "owner_org": org["id"], "private": True})
-        resource = site.action(
-            "resource_create", {"package_id": dataset["id"],
-                                "name": "cells.rtdc"},
-            files={"upload": ("cells.rtdc", b"cells" * 2000)})
-        print("worker: store the file in S3", flush=True)
-        ckan(site.ini, "jobs", "worker", "--burst", "default")
+        org, dataset, resource = benchdb.stored_file(site, "bench-audit",
+                                                     private=True)
         rid = resource["id"]
-        if not site.action("resource_show", {"id": rid}).get("s3_available"):
+        if not resource.get("s3_available"):
             raise SystemExit("the worker did not store the object")
         path = f"/dataset/{dataset['id']}/resource/{rid}/download"
 
@@ -169,14 +157,7 @@ def main() -> None:
         site.action("dataset_purge", {"id": dataset["id"]})
         site.action("organization_purge", {"id": org["id"]})
     finally:
-        for each in sites.values():
-            each.stop()
-        try:
-            store.flushdb()
-        except redis.RedisError:
-            pass
-        shutil.rmtree(folder, ignore_errors=True)
-
+        benchdb.tear_down(list(sites.values()), store, folder)
 
 if __name__ == "__main__":
     main()

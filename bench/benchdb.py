@@ -234,3 +234,38 @@ def admin_token(ini: pathlib.Path, name: str) -> str:
     ckan(ini, "sysadmin", "add", name)
     return ckan(ini, "user", "token", "add", name,
                 "bench").strip().splitlines()[-1].strip()
+
+
+def stored_file(site: "Site", name_prefix: str, private: bool,
+                data: bytes = b"cells" * 2000) -> tuple[dict, dict, dict]:
+    """A new circle with one dataset of one uploaded file, which a
+    burst worker has stored: (circle, dataset, resource)."""
+    import uuid
+    circle = site.action("organization_create", {
+        "name": f"bench-{uuid.uuid4().hex[:10]}"})
+    dataset = site.action("package_create", {
+        "name": f"{name_prefix}-{uuid.uuid4().hex[:10]}",
+        "owner_org": circle["id"], "private": private})
+    resource = site.action(
+        "resource_create", {"package_id": dataset["id"],
+                            "name": "cells.rtdc"},
+        files={"upload": ("cells.rtdc", data)})
+    print("worker: store the file and its checksums", flush=True)
+    ckan(site.ini, "jobs", "worker", "--burst", "default")
+    shown = site.action("resource_show", {"id": resource["id"]})
+    if not shown.get("sha256"):
+        raise SystemExit("the worker did not store the file")
+    return circle, dataset, shown
+
+
+def tear_down(sites: list["Site"], redis_store, folder: pathlib.Path
+              ) -> None:
+    """Stop the sites, flush the bench's Redis db, remove its folder."""
+    import shutil
+    for site in sites:
+        site.stop()
+    try:
+        redis_store.flushdb()
+    except Exception:  # Redis gone: nothing to flush
+        pass
+    shutil.rmtree(folder, ignore_errors=True)

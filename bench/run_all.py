@@ -58,6 +58,8 @@ BENCHES = [
      ["--size-mib", "32", "--rounds", "1"]),
     ("fixity", "bench_fixity.py", ["--rounds", "5"],
      ["--size-mib", "128", "--rounds", "1"]),
+    ("audit", "bench_audit.py", ["--requests", "200"],
+     ["--requests", "40"]),
 ]
 
 
@@ -242,7 +244,24 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += archive_request_rows(res.get("archive-request"), missing)
     rows += bagit_rows(res.get("bagit"), missing)
     rows += fixity_rows(res.get("fixity"), missing)
+    rows += audit_rows(res.get("audit"), missing)
     return rows
+
+
+def audit_rows(au: dict | None, missing: list[str]) -> list[list[str]]:
+    """The download redirect of a private resource with and without the
+    audit trail's grant row (bench_audit.py)."""
+    label = "Audit trail added to a private resource's download redirect"
+    if not au:
+        return [[label, *missing, "< 5 ms", "—"]]
+    on, off = au["audit"], au["no-audit"]
+    return [[
+        f"{label}: difference of p50, {on['samples']} requests each",
+        f"+{au['added_ms']:.2f} ms (with the audit {on['p50_ms']:.1f} ms, "
+        f"p95 {on['p95_ms']:.1f})",
+        f"without {off['p50_ms']:.1f} ms (p95 {off['p95_ms']:.1f})",
+        f"{au['ratio']:.3f}", f"< {au['target_ms']:.0f} ms",
+        yes(au["added_ms"] < au["target_ms"])]]
 
 
 def archive_request_rows(ar: dict | None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
@@ -30,8 +31,24 @@ _SPOOL_BATCH = 500
 _STREAM_ROWS = 1000
 _LOCK = sa.func.hashtext("dcor_depot audit spool")
 PRUNE_SETTING = "dcor_depot.audit_prune_before"
-# committed at once, on disk within PostgreSQL's wal_writer_delay (x3)
-_NO_FLUSH_WAIT = sa.text("SET LOCAL synchronous_commit = off")
+# process id -> the engine of grants. A forked child makes its own and
+# never touches (nor lets the garbage collector close) its parent's.
+_GRANT_ENGINES: dict[int, sa.engine.Engine] = {}
+
+
+def _grant_engine() -> sa.engine.Engine:
+    """Connections whose every statement commits at once (one round trip
+    per row) without waiting for the WAL flush: on disk within three times
+    PostgreSQL's wal_writer_delay."""
+    pid = os.getpid()
+    engine = _GRANT_ENGINES.get(pid)
+    if engine is None:
+        engine = sa.create_engine(
+            model.meta.engine.url, isolation_level="AUTOCOMMIT",
+            pool_size=2, max_overflow=10, pool_recycle=3600,
+            connect_args={"options": "-c synchronous_commit=off"})
+        _GRANT_ENGINES[pid] = engine
+    return engine
 
 
 def _now() -> datetime.datetime:
@@ -95,10 +112,12 @@ def record_rows(rows: list[dict[str, Any]], session: Any = None,
             _spool(rows)
             return
     try:
-        with model.meta.engine.begin() as connection:
-            if not wait_for_disk:
-                connection.execute(_NO_FLUSH_WAIT)
-            connection.execute(table.insert(), rows)
+        if wait_for_disk:
+            with model.meta.engine.begin() as connection:
+                connection.execute(table.insert(), rows)
+        else:
+            with _grant_engine().connect() as connection:
+                connection.execute(table.insert(), rows)
     except Exception as exc:
         log.warning("audit: not written (%s); spooled", exc)
         _spool(rows)

@@ -3,6 +3,7 @@ append-only table, prune, export, who reads what, paging and the storage
 panel."""
 import datetime
 import json
+import os
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from ckan.tests.helpers import call_action
 
 from ckanext.dcor_depot import db
 from ckanext.dcor_depot.audit import store
+from ckanext.dcor_depot.workflows import records
 
 from ..conftest import ckan_command
 from ..download_list.test_pages import (PASSWORD, login, text_of,
@@ -318,3 +320,57 @@ def test_the_storage_panel_shows_events_to_editors_only(app, run_worker):
     assert "dcor-storage-panel" in page  # a reader sees the panel ...
     assert "Last storage events" not in page  # ... but not the events
     assert "job:depot-upload" not in page
+
+
+def test_a_purge_untags_and_an_archive_integrity_error_are_recorded(
+        app, run_worker):
+    user, circle, dataset, token = make_circle_and_user()
+    rid = upload_resource(app, token, dataset["id"], b"x" * 300_000)["id"]
+    run_worker()
+    # a byte of the depot copy goes bad: the archive is cut, and says so
+    depot_file = os.path.realpath(records.ckan_path(rid))
+    os.chmod(depot_file, 0o644)
+    with open(depot_file, "r+b") as handle:
+        handle.seek(1000)
+        byte = handle.read(1)
+        handle.seek(1000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    try:
+        app.get(f"/dataset/{dataset['id']}/archive?comptype=tar",
+                headers={"Authorization": token}).get_data()
+    except Exception:  # the stream is cut: the test client may raise
+        pass
+    error = events(resource_id=rid, action="integrity.error")
+    assert summary(error) == [("integrity.error", user["id"], "failed")]
+    assert error[0]["organization_id"] == circle["id"]
+    assert "sha256" in error[0]["detail"]["error"]
+    assert summary(events(action="archive.sent", actor=user["id"])) == [
+        ("archive.sent", user["id"], "cut")]
+    # public, then purged by a sysadmin: the purge takes the tag off
+    call_action("package_patch", {"user": user["name"]}, id=dataset["id"],
+                private=False)
+    run_worker()
+    sysadmin = factories.Sysadmin()
+    sys_token = factories.APIToken(user=sysadmin["name"])["token"]
+    api(app, sys_token, "dataset_purge", id=dataset["id"])
+    untagged = events(resource_id=rid, action="object.untagged")
+    assert [(row["actor"], row["detail"]["why"]) for row in untagged] == [
+        (sysadmin["id"], "dataset purged")]
+
+
+def test_orphans_removed_by_the_command_are_recorded(app, run_worker,
+                                                     worker_ini):
+    user, circle, dataset, token = make_circle_and_user()
+    rid = upload_resource(app, token, dataset["id"], b"orphan-to-be")["id"]
+    run_worker()
+    depot_file = os.path.realpath(records.ckan_path(rid))
+    call_action("dataset_purge", {"ignore_auth": True}, id=dataset["id"])
+    result = ckan_command(worker_ini, "dcor-depot-orphans",
+                          "--min-age-hours", "0", "--delete")
+    assert result.returncode == 0, result.stderr[-2000:]
+    removed = [row for row in events(action="orphan.removed")
+               if rid in (row["resource_id"], )
+               or row["detail"]["where"] == depot_file]
+    assert sorted((row["actor"], row["detail"]["what"]) for row in removed) \
+        == [("cli:dcor-depot-orphans", "orphan file"),
+            ("cli:dcor-depot-orphans", "orphan object")]
