@@ -56,6 +56,8 @@ BENCHES = [
      ["--requests", "20"]),
     ("bagit", "bench_bagit.py", ["--rounds", "5"],
      ["--size-mib", "32", "--rounds", "1"]),
+    ("fixity", "bench_fixity.py", ["--rounds", "5"],
+     ["--size-mib", "128", "--rounds", "1"]),
     ("audit", "bench_audit.py", ["--requests", "200"],
      ["--requests", "40"]),
     ("scale", "bench_scale.py", [], ["--small", "10000", "--large", "20000"]),
@@ -242,6 +244,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += client_rows(res.get("client"), missing)
     rows += archive_request_rows(res.get("archive-request"), missing)
     rows += bagit_rows(res.get("bagit"), missing)
+    rows += fixity_rows(res.get("fixity"), missing)
     rows += audit_rows(res.get("audit"), missing)
     rows += scale_rows(res.get("scale"), missing)
     return rows
@@ -327,6 +330,30 @@ def bagit_rows(bg: dict | None, missing: list[str]) -> list[list[str]]:
              f"{b['median_ratio']:.2f} (rounds: "
              f"{', '.join(f'{x:.2f}' for x in b['paired_ratios'])})",
              "≥ 0.95", yes(b["median_ratio"] >= 0.95)]]
+
+
+def fixity_rows(fx: dict | None, missing: list[str]) -> list[list[str]]:
+    """ckan dcor-depot-fixity's reads against the plain tools
+    (bench_fixity.py)."""
+    if not fx:
+        return [["Fixity, depot copy vs sha256sum", *missing, "≥ 0.9", "—"],
+                ["Fixity, object vs GET + sha256", *missing, "≥ 0.9", "—"]]
+    size = f"{fx['size'] / 1024**2:.0f} MiB"
+    speed = fx["mb_per_s"]
+    def rounds(ratios: list[float]) -> str:
+        return ", ".join(f"{x:.2f}" for x in ratios)
+    return [[f"Fixity of a {size} depot copy, median of {fx['rounds']} "
+             f"paired rounds", f"best {speed['depot']:.0f} MB/s",
+             f"sha256sum, best {speed['sha256sum']:.0f} MB/s",
+             f"{fx['depot_ratio']:.2f} (rounds: "
+             f"{rounds(fx['depot_ratios'])})", "≥ 0.9",
+             yes(fx["depot_ratio"] >= 0.9)],
+            [f"Fixity of a {size} object, median of {fx['rounds']} paired "
+             f"rounds", f"best {speed['object']:.0f} MB/s",
+             f"GET + sha256, best {speed['get']:.0f} MB/s",
+             f"{fx['object_ratio']:.2f} (rounds: "
+             f"{rounds(fx['object_ratios'])})", "≥ 0.9",
+             yes(fx["object_ratio"] >= 0.9)]]
 
 
 def client_rows(cl: dict | None, missing: list[str]) -> list[list[str]]:

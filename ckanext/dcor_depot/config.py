@@ -51,6 +51,7 @@ CIRCLE_QUOTA_BYTES = "ckanext.dcor_depot.circle_quota_bytes"
 AUDIT_RETENTION_DAYS = "ckanext.dcor_depot.audit_retention_days"
 METRICS_TOKEN = "ckanext.dcor_depot.metrics_token"
 MAINTENANCE_PAGE_SIZE = "ckanext.dcor_depot.maintenance_page_size"
+FIXITY_WINDOW_DAYS = "ckanext.dcor_depot.fixity_window_days"
 STORAGE_PATH = "ckan.storage_path"
 
 
@@ -125,6 +126,7 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     _check_int(cfg, DOWNLOAD_LIST_MAX_FILES, 1, 10_000)
     _check_int(cfg, DOWNLOAD_LIST_MAX_BYTES, 0, 2**63 - 1)
     _check_int(cfg, CIRCLE_QUOTA_BYTES, 0, 2**63 - 1)
+    _check_int(cfg, FIXITY_WINDOW_DAYS, 1, 100 * 365)
     _check_int(cfg, AUDIT_RETENTION_DAYS, 1, 100 * 365)
     _check_int(cfg, MAINTENANCE_PAGE_SIZE, 1, 1000)
     if not str(cfg.get(JOBS_QUEUE) or "").strip():
@@ -312,6 +314,13 @@ def circle_quota_bytes() -> int:
 
 def metrics_token() -> str:
     return tk.config.get(METRICS_TOKEN) or ""
+
+
+# Fixity
+
+def fixity_window_days() -> int:
+    """Days within which every copy is to be read and verified again."""
+    return tk.config.get(FIXITY_WINDOW_DAYS)
 
 
 # Audit trail

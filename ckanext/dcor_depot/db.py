@@ -144,6 +144,27 @@ issued_upload_table = sa.Table(
 )
 
 
+# Fixity: when each copy of a resource was last read and what it held, and
+# the resources whose every copy failed (downloads refuse them)
+
+fixity_copy_table = sa.Table(
+    "dcor_depot_fixity_copy", metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("copy", sa.UnicodeText, primary_key=True),  # depot, object
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+    sa.Column("verified_at", sa.DateTime),  # last time its bytes matched
+    sa.Column("result", sa.UnicodeText, nullable=False),
+    sa.Column("detail", sa.UnicodeText),
+)
+
+integrity_failure_table = sa.Table(
+    "dcor_depot_integrity_failure", metadata,
+    sa.Column("resource_id", sa.UnicodeText, primary_key=True),
+    sa.Column("failed_at", sa.DateTime, nullable=False),
+    sa.Column("detail", sa.UnicodeText, nullable=False),
+)
+
+
 # The audit trail (audit/; migration c8e4a1d7f2b5): append-only, a trigger
 # refuses UPDATE and any DELETE but the prune's of expired rows
 

@@ -117,6 +117,15 @@ def staging_key(rid: str) -> str:
     return f"staging/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
 
 
+def fixity_key(rid: str) -> str:
+    """S3 key where fixity puts an object's replacement (from the verified
+    depot copy) until it is verified and copied over the damaged object.
+    Outside the artifacts' prefixes, so the bucket policy never makes it
+    readable; one fixed key per resource, so a re-run finds a leftover."""
+    check_resource_id(rid)
+    return f"fixity/{rid[:3]}/{rid[3:6]}/{rid[6:]}"
+
+
 def bucket_name(template: str, organization_id: str) -> str:
     name = template.format(organization_id=organization_id)
     if not _BUCKET_RE.match(name):

@@ -30,10 +30,10 @@ def _acting(command: click.Command, prefix: str = "") -> click.Command:
 
 def get_commands() -> list[click.Command]:
     from . import depot, figshare, maintenance, migrate, visibility
-    from . import audit, doctor, usage, worker
+    from . import audit, doctor, fixity, usage, worker
 
     return [_acting(command) for command in [
         *depot.COMMANDS, *migrate.COMMANDS, *maintenance.COMMANDS,
             *figshare.COMMANDS, *visibility.COMMANDS, *doctor.COMMANDS,
             *usage.COMMANDS, *worker.COMMANDS,
-        *audit.COMMANDS]]
+        *audit.COMMANDS, *fixity.COMMANDS]]

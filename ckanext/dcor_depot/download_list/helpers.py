@@ -12,6 +12,7 @@ import ckan.plugins.toolkit as tk
 from .. import config as dcor_config
 from .. import resource_state
 from ..downloads import manifests
+from ..fixity import store as fixity_store
 from ..workflows import records
 from . import rules, store
 
@@ -83,6 +84,7 @@ def dcor_storage_panel(res: dict[str, Any], pkg: dict[str, Any]
             "public": resource_state.dataset_is_public(pkg),
             "upload_verification":
                 res.get(resource_state.UPLOAD_VERIFICATION),
+            "integrity_failure": fixity_store.failure(res["id"]),
             "on_list": res["id"] in dcor_download_list_ids()}
 
 

@@ -26,6 +26,8 @@ from .. import audit
 from .. import config as dcor_config
 from .. import resource_state
 from .. import manifest, naming
+from ..fixity import rules as fixity_rules
+from ..fixity import store as fixity_store
 from ..audit import rules as audit_rules
 from ..audit import store as audit_store
 from ..metrics import counters as metrics
@@ -178,6 +180,10 @@ def build(selection: list[tuple[dict, dict]], comptype: str,
     if layout not in LAYOUTS:
         raise ArchiveRefused(400, f"layout must be one of "
                                   f"{', '.join(LAYOUTS)}, not {layout!r}")
+    marked = fixity_store.failed_among(r["id"] for r, _ in selection)
+    if marked:
+        raise ArchiveRefused(409, fixity_rules.refusal(
+            next(r["id"] for r, _ in selection if r["id"] in marked)))
     if layout == "bagit":
         return build_bags(selection, comptype, name)
     total = sum(resource.get("size") or 0 for resource, _ in selection)

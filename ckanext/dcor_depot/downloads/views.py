@@ -24,6 +24,8 @@ import ckan.plugins.toolkit as tk
 from ckan.views import resource as ckan_resource_views
 
 from .. import config as dcor_config
+from ..fixity import rules as fixity_rules
+from ..fixity import store as fixity_store
 from ..metrics import counters as metrics
 from ..storage import s3
 from . import (archives, byte_ranges, caching, ckan_compat, manifests,
@@ -127,6 +129,8 @@ def download(id: str, resource_id: str, filename: str | None = None):
             pass
         return tk.abort(404, tk._("Resource not found in dataset %s") % id)
     provider = providers.provider_for(resource, dataset)
+    if provider is not None and fixity_store.failure(resource_id):
+        return _plain(409, fixity_rules.refusal(resource_id))
     if provider is None:
         return ckan_resource_views.download("dataset", id, resource_id,
                                             filename)

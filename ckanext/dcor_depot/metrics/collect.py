@@ -19,6 +19,7 @@ from .. import config as dcor_config
 from ..accounting import figures, quota, reservations
 from ..accounting import rules as accounting_rules
 from ..accounting import store as accounting
+from ..fixity import store as fixity_store
 from ..resource_state import Step
 from ..storage import s3
 from . import counters, rules
@@ -55,6 +56,7 @@ class DepotCollector:
         yield from _queues()
         yield from _pending_steps()
         yield from _storage()
+        yield from _integrity()
 
 
 def _counters() -> Iterator[Metric]:
@@ -157,6 +159,15 @@ def _storage() -> Iterator[Metric]:
         reserved.add_metric([circle.name], held.get(circle.id, (0, 0))[0])
     in_flight.add_metric([], sum(n for _, n in held.values()))
     yield from (used, files, quota_family, reserved, in_flight)
+
+
+def _integrity() -> Iterator[Metric]:
+    failed = GaugeMetricFamily(
+        P + "resources_integrity_failed",
+        "Active resources without any copy that matches their sha256 "
+        "(integrity: failed; downloads refuse them)")
+    failed.add_metric([], fixity_store.failed_count())
+    yield failed
 
 
 def exposition(accept: str | None) -> tuple[bytes, str]:

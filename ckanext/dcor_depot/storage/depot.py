@@ -105,6 +105,27 @@ def place_verified(temp: str, expected: FileInfo, target: str) -> FileInfo:
     return FileInfo(target, expected.size, expected.sha256, expected.crc32)
 
 
+def replace_verified(temp: str, expected_sha256: str, target: str
+                     ) -> FileInfo:
+    """Read `temp` back from disk and, only if its sha256 is
+    `expected_sha256`, rename it over `target` (a damaged or missing
+    copy), keeping the old file's mode: the file at `target` changes in
+    one step and only to verified bytes. `temp` is removed if it does not
+    verify."""
+    copied = file_info(temp)
+    if copied.sha256 != expected_sha256:
+        _remove_quietly(temp)
+        raise DepotError(f"replacement for {target} does not verify: sha256 "
+                         f"{copied.sha256}, expected {expected_sha256}")
+    try:
+        os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
+    except FileNotFoundError:
+        pass
+    os.replace(temp, target)
+    _fsync_dir(os.path.dirname(target))
+    return FileInfo(target, copied.size, copied.sha256)
+
+
 def copy_verified(source: str, target: str) -> FileInfo:
     """Copy `source` to `target` (which must not exist) and verify the copy
     before it gets its name."""

@@ -67,7 +67,8 @@ def clean_db(reset_db):
     from ckan import model
     from ckanext.dcor_depot import db
     with model.meta.engine.begin() as connection:
-        for table in (db.job_outbox_table, db.issued_upload_table):
+        for table in (db.job_outbox_table, db.issued_upload_table,
+                      db.fixity_copy_table, db.integrity_failure_table):
             connection.execute(table.delete())
 
 

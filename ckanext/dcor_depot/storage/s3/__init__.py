@@ -16,7 +16,7 @@ from .objects import (PUBLIC_TAG, SHA256_TAG, abort_multipart_upload,
                       object_digests, object_head, object_pages,
                       object_stream,
                       object_sha256, object_tags, open_multipart_uploads,
-                      update_tags, update_tags_public)
+                      put_tags, update_tags, update_tags_public)
 from .multipart import (NoSuchUpload, abort_upload, complete_upload,
                         presigned_part_url, start_upload, uploaded_parts)
 from .transfer import (content_disposition, download_to_temp,
@@ -32,8 +32,8 @@ __all__ = [
     "existing_object_tags", "iter_objects", "multipart_uploads_before", "object_digests",
     "object_head", "object_pages", "object_sha256", "object_stream",
     "object_tags",
-    "open_multipart_uploads", "update_tags", "update_tags_public",
-    "content_disposition",
+    "open_multipart_uploads", "put_tags", "update_tags",
+    "update_tags_public", "content_disposition",
     "download_to_temp", "presigned_download_url", "presigned_upload",
     "ByteCheck", "ObjectConflict", "StoredObject", "UploadVerificationError",
     "compare_with_file", "upload_file", "NoSuchUpload", "abort_upload",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from typing import Any
+from typing import Any, Callable
 
 from ... import transfer_plan
 from .. import digest
@@ -62,7 +62,9 @@ def content_disposition(filename: str) -> str:
 
 
 def download_to_temp(client: Any, bucket: str, key: str, target: str,
-                     part_sizes: tuple[int, ...] = ()
+                     part_sizes: tuple[int, ...] = (),
+                     progress: Callable[[int], None] | None = None,
+                     check_etag: bool = True
                      ) -> tuple[str, digest.Digests]:
     """Stream an object into a temporary file beside `target`, fsynced.
 
@@ -72,7 +74,9 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
     whose lengths are signed) or with this site's own part size; both
     layouts are checked, in the same pass, and so is any of `part_sizes`
     (the layout a client was given) that gives the object's part count.
-    A multipart object of one part has an ETag ending in -1.
+    A multipart object of one part has an ETag ending in -1. With
+    `check_etag=False` only the size is (the caller compares the sha256
+    with the resource's).
     """
     from .. import depot
 
@@ -81,10 +85,12 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
     remote_etag = response["ETag"].strip('"')
     multipart = "-" in remote_etag
     parts = int(remote_etag.rsplit("-", 1)[1]) if multipart else 1
-    layouts = tuple(dict.fromkeys(part for part in (
-        max(1, -(-size // parts)),
-        transfer_plan.part_size_for(size, _preferred_part_size()),
-        *part_sizes)
+    # without check_etag the caller compares the sha256 with a record
+    layouts = () if not check_etag else tuple(dict.fromkeys(
+        part for part in (
+            max(1, -(-size // parts)),
+            transfer_plan.part_size_for(size, _preferred_part_size()),
+            *part_sizes)
         if transfer_plan.part_count(size, part) == parts)) or (size or 1,)
     temp = depot.temp_path(os.path.dirname(target), os.path.basename(target))
     digester = digest.Digester(crc32=True, part_sizes=layouts)
@@ -93,6 +99,8 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
             for chunk in response["Body"].iter_chunks(digest.CHUNK_SIZE):
                 digester.update(chunk)
                 handle.write(chunk)
+                if progress:
+                    progress(len(chunk))
             handle.flush()
             os.fsync(handle.fileno())
         got = digester.result()
@@ -100,7 +108,7 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str,
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: got {got.size} of {size} bytes")
         etags = {got.etag(part, multipart) for part in layouts}
-        if remote_etag not in etags:
+        if check_etag and remote_etag not in etags:
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: downloaded bytes give ETag "
                 f"{' or '.join(sorted(etags))}, the object has {remote_etag}")

@@ -73,3 +73,32 @@ def test_stale_temps_are_removed(paths):
     open(stale, "wb").write(b"half")
     assert depot.remove_stale_temps(target) == 1
     assert not os.path.exists(stale)
+
+
+def test_replace_verified_renames_only_verified_bytes(tmp_path):
+    import hashlib
+
+    target = tmp_path / "x.rtdc"
+    target.write_bytes(b"rotten")
+    os.chmod(target, 0o640)
+    before = os.stat(target).st_ino
+    good = b"cells" * 1000
+    wrong = tmp_path / ".x.rtdc.part-000000000001"
+    wrong.write_bytes(b"cells" * 999)
+    with pytest.raises(depot.DepotError, match="does not verify"):
+        depot.replace_verified(str(wrong), hashlib.sha256(good).hexdigest(),
+                               str(target))
+    assert os.stat(target).st_ino == before
+    assert target.read_bytes() == b"rotten"
+    assert not wrong.exists()
+
+    temp = tmp_path / ".x.rtdc.part-000000000002"
+    temp.write_bytes(good)
+    temp_inode = os.stat(temp).st_ino
+    info = depot.replace_verified(str(temp), hashlib.sha256(good).hexdigest(),
+                                  str(target))
+    assert info.size == len(good)
+    assert os.stat(target).st_ino == temp_inode != before
+    assert target.read_bytes() == good
+    assert os.stat(target).st_mode & 0o777 == 0o640
+    assert not temp.exists()
