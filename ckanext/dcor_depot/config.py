@@ -33,6 +33,9 @@ JOB_RETRY_INTERVALS = "ckanext.dcor_depot.job_retry_intervals"
 OUTBOX_SWEEP_INTERVAL = "ckanext.dcor_depot.outbox_sweep_interval"
 UPLOAD_URL_EXPIRY = "ckanext.dcor_depot.upload_url_expiry"
 UPLOAD_MAX_PART_SIZE = "ckanext.dcor_depot.upload_max_part_size"
+MULTIPART_PART_SIZE = "ckanext.dcor_depot.multipart_part_size"
+MULTIPART_UPLOAD_LIFETIME = "ckanext.dcor_depot.multipart_upload_lifetime"
+MULTIPART_PART_URL_EXPIRY = "ckanext.dcor_depot.multipart_part_url_expiry"
 DOWNLOAD_URL_EXPIRY = "ckanext.dcor_depot.download_url_expiry"
 DOWNLOAD_PROVIDERS = "ckanext.dcor_depot.download_providers"
 DOWNLOAD_ACCEL_REDIRECT = "ckanext.dcor_depot.download_accel_redirect"
@@ -100,6 +103,12 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     # at least twice S3's minimum part, so that equal parts stay above it
     _check_int(cfg, UPLOAD_MAX_PART_SIZE, 2 * transfer_plan.MIN_PART_SIZE,
                transfer_plan.MAX_PART_SIZE)
+    _check_int(cfg, MULTIPART_PART_SIZE, transfer_plan.MIN_PART_SIZE,
+               transfer_plan.MAX_PART_SIZE)
+    # an unfinished upload must end (with its last part URL) before the
+    # record of its id is forgotten, 7 days after it was issued
+    _check_int(cfg, MULTIPART_UPLOAD_LIFETIME, 3600, 6 * 24 * 3600)
+    _check_int(cfg, MULTIPART_PART_URL_EXPIRY, 60, 3600)
     _check_int(cfg, DOWNLOAD_URL_EXPIRY, 60, 7 * 24 * 3600)
     _check_int(cfg, ARCHIVE_MAX_FILES, 1, 1_000_000)
     _check_int(cfg, ARCHIVE_MAX_DATASETS, 1, 1_000_000)
@@ -222,6 +231,18 @@ def upload_url_expiry() -> int:
 
 def upload_max_part_size() -> int:
     return tk.config.get(UPLOAD_MAX_PART_SIZE)
+
+
+def multipart_part_size() -> int:
+    return tk.config.get(MULTIPART_PART_SIZE)
+
+
+def multipart_upload_lifetime() -> int:
+    return tk.config.get(MULTIPART_UPLOAD_LIFETIME)
+
+
+def multipart_part_url_expiry() -> int:
+    return tk.config.get(MULTIPART_PART_URL_EXPIRY)
 
 
 def download_url_expiry() -> int:

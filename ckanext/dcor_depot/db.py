@@ -135,4 +135,10 @@ issued_upload_table = sa.Table(
     sa.Column("part_size", sa.BigInteger, nullable=False),
     sa.Column("part_count", sa.Integer, nullable=False),
     sa.Column("issued_at", sa.DateTime, nullable=False),
+    # multipart uploads of resource_upload_multipart_create (else NULL)
+    sa.Column("upload_id", sa.UnicodeText),
+    sa.Column("package_id", sa.UnicodeText),
+    sa.Column("name", sa.UnicodeText),
+    sa.Column("last_modified", sa.BigInteger),
+    sa.Column("client_sha256", sa.UnicodeText),
 )

@@ -20,6 +20,7 @@ from .logic import access_requests_auth
 from .logic import action, auth
 from .logic import download_list as download_list_action
 from .logic import download_list_auth
+from .logic import multipart_upload, multipart_upload_auth
 from .logic import storage_usage, storage_usage_auth
 from .metrics import views as metrics_views
 from .storage.ckan_uploader import resource_uploader
@@ -37,11 +38,13 @@ def warm_up_registries() -> None:
 @tk.blanket.actions(lambda: {**action.actions(),
                              **download_list_action.actions(),
                              **access_request_action.actions(),
-                             **storage_usage.actions()})
+                             **storage_usage.actions(),
+                             **multipart_upload.actions()})
 @tk.blanket.auth_functions(lambda: {**auth.auth_functions(),
                                     **download_list_auth.auth_functions(),
                                     **access_requests_auth.auth_functions(),
-                                    **storage_usage_auth.auth_functions()})
+                                    **storage_usage_auth.auth_functions(),
+                                    **multipart_upload_auth.auth_functions()})
 @tk.blanket.blueprints(lambda: download_views.blueprints() +
                        download_list_views.blueprints() +
                        access_request_views.blueprints() +

@@ -43,7 +43,11 @@ def object_should_be_public(dataset: Mapping[str, Any] | None,
 UPLOAD = "upload"  # url_type of a file uploaded through CKAN
 S3_UPLOAD = "s3_upload"  # url_type of a client's direct upload to S3
 STORED_URL_TYPES = (UPLOAD, S3_UPLOAD)
-SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32")
+# "verified" or "failed": the sha256 a client computed of its file,
+# compared with the site's (set by the backup of a direct upload)
+UPLOAD_VERIFICATION = "upload_verification"
+SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32",
+               UPLOAD_VERIFICATION)
 
 
 class Step(str, enum.Enum):

@@ -48,3 +48,22 @@ def multipart_etag(part_md5_digests: list[bytes]) -> str:
     """The ETag S3 gives a multipart object: md5 of the part md5s, dash, count."""
     joined = hashlib.md5(b"".join(part_md5_digests), usedforsecurity=False)
     return f"{joined.hexdigest()}-{len(part_md5_digests)}"
+
+
+def part_layout(file_size: int, preferred: int) -> tuple[int, int]:
+    """(part size, part count) of a multipart upload that a client sends
+    part by part: parts of `preferred` bytes (larger where S3's 10,000
+    parts would not do), the last one shorter by the remainder."""
+    size = part_size_for(file_size, preferred)
+    return size, part_count(file_size, size)
+
+
+def part_length(file_size: int, part_size: int, number: int) -> int:
+    """Bytes of part `number` (from 1) of that layout."""
+    return min(part_size, file_size - part_size * (number - 1))
+
+
+def etag_of_parts(part_etags: list[str]) -> str:
+    """The ETag S3 gives the object completed from parts with these ETags
+    (hex md5s), whatever their number: one part too ends in -1."""
+    return multipart_etag([bytes.fromhex(etag) for etag in part_etags])

@@ -9,7 +9,8 @@ import click
 from .. import config as dcor_config
 from .. import jobs
 from ..storage import depot, s3
-from ..workflows import append, direct_upload, records, stale_uploads
+from ..workflows import (append, direct_upload, multipart_upload, records,
+                         stale_uploads)
 from .common import datasets_query, iter_dataset_ids
 from .progress import byte_progress
 
@@ -86,18 +87,23 @@ def run_jobs_dcor_depot(modified_days):
 @click.option("--initiated-before-days", type=int, default=7,
               show_default=True,
               help="Abort uploads started more than N days ago; N must "
-                   "exceed the upload URL expiry and the job timeout.")
+                   "exceed the upload URL expiry, the lifetime of an "
+                   "unfinished multipart upload (with its last part URL) "
+                   "and the job timeout.")
 @click.option("--dry-run", is_flag=True, help="Only report.")
 def prune_stale_multipart_uploads(initiated_before_days, dry_run):
     """Abort stale multipart uploads in every circle bucket of this site."""
     expiry, timeout = dcor_config.upload_url_expiry(), \
         dcor_config.job_timeout()
-    minimum = stale_uploads.smallest_safe_age_days(expiry, timeout)
+    lifetime = multipart_upload.in_flight_seconds()
+    minimum = stale_uploads.smallest_safe_age_days(max(expiry, lifetime),
+                                                   timeout)
     if initiated_before_days < minimum:
         raise click.ClickException(
             f"--initiated-before-days must be at least {minimum}: younger "
             f"uploads may still be in flight (upload URLs expire after "
-            f"{expiry} s, jobs may run {timeout} s)")
+            f"{expiry} s, an unfinished multipart upload lives {lifetime} s "
+            f"with its last part URL, jobs may run {timeout} s)")
     try:
         client = s3.get_client()
     except s3.S3NotConfigured as exc:

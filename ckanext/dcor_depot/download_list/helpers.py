@@ -81,6 +81,8 @@ def dcor_storage_panel(res: dict[str, Any], pkg: dict[str, Any]
             "local_copy": bool(local.is_symlink and sha256),
             "pending": pending,
             "public": resource_state.dataset_is_public(pkg),
+            "upload_verification":
+                res.get(resource_state.UPLOAD_VERIFICATION),
             "on_list": res["id"] in dcor_download_list_ids()}
 
 

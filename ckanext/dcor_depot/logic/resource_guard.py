@@ -5,7 +5,7 @@ package_create/update/patch/revise) ends in package_create or
 package_update, whose chained actions call `check_incoming_resources`:
 
 - Fields the site sets (`s3_available`, `s3_url`, `sha256`, `etag`,
-  `crc32`, and `size`/`url_type` of a stored file) cannot be set or
+  `crc32`, `upload_verification`, and `size`/`url_type` of a stored file) cannot be set or
   changed by a client; where a client leaves them out they are kept.
 - A new resource with a client-chosen id must have a canonical UUID (other
   spellings are normalised) that no row, CKAN file or object uses yet: a
@@ -26,12 +26,12 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from .. import config as dcor_config
-from .. import naming
+from .. import naming, resource_state
 from ..storage import ckan_uploader, s3
 from ..workflows import direct_upload, records
 
-SITE_FIELDS = ("s3_available", "s3_url", "sha256", "etag", "crc32")
-STORED_URL_TYPES = ("upload", direct_upload.S3_UPLOAD)
+SITE_FIELDS = resource_state.SITE_FIELDS
+STORED_URL_TYPES = resource_state.STORED_URL_TYPES
 
 
 def _refuse(message: str) -> None:
@@ -115,7 +115,8 @@ def _accept_new(resource: dict[str, Any], owner_org: str | None) -> None:
                 "configured")
     if not owner_org:
         _refuse("a dataset with direct uploads needs a circle")
-    for field in ("sha256", "etag", "crc32", "s3_url"):
+    for field in ("sha256", "etag", "crc32", "s3_url",
+                  resource_state.UPLOAD_VERIFICATION):
         resource.pop(field, None)  # never trusted from the client
     try:
         resource.update(direct_upload.accept_direct_upload(resource["id"],

@@ -30,13 +30,15 @@ class Digests:
     part_md5s: dict[int, tuple[bytes, ...]] = dataclasses.field(
         default_factory=dict)
 
-    def etag(self, part_size: int | None = None) -> str:
+    def etag(self, part_size: int | None = None,
+             multipart: bool | None = None) -> str:
         """The ETag S3 gives these bytes uploaded in parts of `part_size`
-        (the only one asked for, if None)."""
+        (the only one asked for, if None); a single part has the plain
+        md5 unless it was a multipart upload (`multipart`: ends in -1)."""
         if part_size is None:
             part_size, = self.part_md5s
         md5s = self.part_md5s[part_size]
-        if len(md5s) == 1:
+        if len(md5s) == 1 and not multipart:
             return md5s[0].hex()
         return transfer_plan.multipart_etag(list(md5s))
 

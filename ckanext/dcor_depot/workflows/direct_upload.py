@@ -10,8 +10,12 @@
    announced size; it is copied inside the object store to the resource's
    key. Issued URLs can therefore never touch an accepted object.
 3. `backup_object_to_depot` (a job): the object is streamed into the user
-   depot, verified and symlinked at CKAN's path; then sha256 is set and
-   the staging object removed.
+   depot, verified and symlinked at CKAN's path; then sha256 is set (and
+   compared with the sha256 the client computed, if it gave one) and the
+   staging object removed.
+
+Clients that sign part by part (the browser) start, sign and complete
+their upload with workflows/multipart_upload.py and end in step 2.
 """
 from __future__ import annotations
 
@@ -47,10 +51,7 @@ def issue_upload_urls(organization_id: str, file_size: int,
     client = s3.get_client()
     bucket = s3.bucket_for_circle(organization_id)
     s3.ensure_bucket(client, bucket)
-    while True:
-        rid = str(uuid.uuid4())
-        if model.Session.get(model.Resource, rid) is None:
-            break
+    rid = new_resource_id()
     part_sizes = transfer_plan.client_parts(
         file_size, dcor_config.upload_max_part_size())
     urls = s3.presigned_upload(client, bucket, naming.staging_key(rid),
@@ -65,6 +66,14 @@ def issue_upload_urls(organization_id: str, file_size: int,
             "expires_in": dcor_config.upload_url_expiry()}
 
 
+def new_resource_id() -> str:
+    """A fresh resource id that no resource has."""
+    while True:
+        rid = str(uuid.uuid4())
+        if model.Session.get(model.Resource, rid) is None:
+            return rid
+
+
 def issued_upload(rid: str) -> dict[str, Any] | None:
     """The record of an issued id, unless it is older than ISSUED_ID_TTL
     (read in the caller's transaction)."""
@@ -77,7 +86,8 @@ def issued_upload(rid: str) -> dict[str, Any] | None:
         return None
     return {"circle": row.organization_id, "size": row.size,
             "user": row.user_id, "parts": row.part_size,
-            "count": row.part_count}
+            "count": row.part_count, "multipart_api": bool(row.upload_id),
+            "client_sha256": row.client_sha256}
 
 
 def forget_expired_issues() -> int:
@@ -106,7 +116,8 @@ def accept_direct_upload(rid: str, owner_org: str) -> dict[str, Any]:
     if record is None:
         raise DirectUploadRefused(
             f"resource id {rid} was not issued by resource_upload_s3_urls "
-            "(or was issued more than 7 days ago)")
+            "or resource_upload_multipart_create (or was issued more than "
+            "7 days ago)")
     if record["circle"] != owner_org:
         raise DirectUploadRefused(
             f"resource id {rid} was issued for an upload to another circle")
@@ -127,8 +138,10 @@ def accept_direct_upload(rid: str, owner_org: str) -> dict[str, Any]:
         # the layout the client was given keeps the ETag it computed
         first, count = record["parts"], record["count"]
         parts = [first] * (count - 1) + [record["size"] - first * (count - 1)]
+        # a multipart upload of one part (ETag ending in -1) is copied as
+        # one, so that the copy keeps the ETag the client computed
         copied = s3.copy_object(client, bucket, naming.staging_key(rid),
-                                bucket, key, parts)
+                                bucket, key, parts, multipart="-" in etag)
         if copied != etag:
             raise DirectUploadRefused(
                 f"the copy of resource {rid} has ETag {copied}, the upload "
@@ -170,7 +183,10 @@ def backup_object_to_depot(resource_id: str) -> str:
                     f"{head['ContentLength']}")
         else:
             depot.remove_stale_temps(target)
-            temp, got = s3.download_to_temp(client, bucket, key, target)
+            record = issued_upload(resource_id)
+            temp, got = s3.download_to_temp(
+                client, bucket, key, target,
+                (record["parts"],) if record else ())
             info = depot.place_verified(temp, depot.FileInfo(
                 temp, got.size, got.sha256, got.crc32), target)
             how = "copied"
@@ -184,13 +200,27 @@ def backup_object_to_depot(resource_id: str) -> str:
         visibility.tag_object(dataset["id"], resource_id, bucket, key,
                               sha256=info.sha256)
         records.save_site_fields(resource, {
-            "sha256": info.sha256, "size": info.size, "crc32": info.crc32})
+            "sha256": info.sha256, "size": info.size, "crc32": info.crc32,
+            **client_verification(resource_id, info.sha256)})
     else:
         visibility.tag_object(dataset["id"], resource_id, bucket, key)
     # the accepted copy is verified: the client's staging upload can go
     s3.delete_object(client, bucket, naming.staging_key(resource_id))
     accounting.forget_object(bucket, naming.staging_key(resource_id))
     return how
+
+
+def client_verification(rid: str, sha256: str) -> dict[str, str]:
+    """The resource's `upload_verification` field: "verified" where the
+    sha256 a client computed of its file equals the one the site computed
+    of the object, "failed" where it differs; none where the client gave
+    none (the client's value is never trusted, only compared)."""
+    record = issued_upload(rid)
+    claimed = record and record["client_sha256"]
+    if not claimed:
+        return {}
+    return {resource_state.UPLOAD_VERIFICATION:
+            "verified" if claimed == sha256 else "failed"}
 
 
 def _refuse_foreign_file(link: str, target: str) -> None:

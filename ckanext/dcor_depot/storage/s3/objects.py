@@ -106,15 +106,20 @@ def object_sha256(client: Any, bucket: str, key: str) -> str:
 
 
 def copy_object(client: Any, bucket: str, source_key: str, target_bucket: str,
-                target_key: str, part_sizes: list[int]) -> str:
+                target_key: str, part_sizes: list[int],
+                multipart: bool | None = None) -> str:
     """Copy an object inside the object store (no byte passes through here)
     with the given part layout, and clear the copy's tags. Returns the
-    copy's ETag. With the source's own layout the ETag stays the same.
+    copy's ETag. With the source's own layout the ETag stays the same
+    (`multipart`: a multipart copy even of one part, whose ETag ends in
+    -1; by default only of several parts).
 
     The tags are cleared because radosgw copies them whatever
     TaggingDirective says, and a copy must not start out public."""
     source = {"Bucket": bucket, "Key": source_key}
-    if len(part_sizes) == 1:
+    if multipart is None:
+        multipart = len(part_sizes) > 1
+    if not multipart:
         client.copy_object(Bucket=target_bucket, Key=target_key,
                            CopySource=source)
     else:

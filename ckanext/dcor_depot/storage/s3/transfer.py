@@ -61,7 +61,8 @@ def content_disposition(filename: str) -> str:
             f"filename*=UTF-8''{urllib.parse.quote(filename, safe='')}")
 
 
-def download_to_temp(client: Any, bucket: str, key: str, target: str
+def download_to_temp(client: Any, bucket: str, key: str, target: str,
+                     part_sizes: tuple[int, ...] = ()
                      ) -> tuple[str, digest.Digests]:
     """Stream an object into a temporary file beside `target`, fsynced.
 
@@ -69,18 +70,22 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str
     same pass and checked against the object's size and ETag. An object of
     N parts was uploaded in N equal parts (the plan of presigned uploads,
     whose lengths are signed) or with this site's own part size; both
-    layouts are checked, in the same pass.
+    layouts are checked, in the same pass, and so is any of `part_sizes`
+    (the layout a client was given) that gives the object's part count.
+    A multipart object of one part has an ETag ending in -1.
     """
     from .. import depot
 
     response = client.get_object(Bucket=bucket, Key=key)
     size = response["ContentLength"]
     remote_etag = response["ETag"].strip('"')
-    parts = int(remote_etag.rsplit("-", 1)[1]) if "-" in remote_etag else 1
-    layouts = tuple(part for part in (
+    multipart = "-" in remote_etag
+    parts = int(remote_etag.rsplit("-", 1)[1]) if multipart else 1
+    layouts = tuple(dict.fromkeys(part for part in (
         max(1, -(-size // parts)),
-        transfer_plan.part_size_for(size, _preferred_part_size()))
-        if transfer_plan.part_count(size, part) == parts) or (size or 1,)
+        transfer_plan.part_size_for(size, _preferred_part_size()),
+        *part_sizes)
+        if transfer_plan.part_count(size, part) == parts)) or (size or 1,)
     temp = depot.temp_path(os.path.dirname(target), os.path.basename(target))
     digester = digest.Digester(crc32=True, part_sizes=layouts)
     try:
@@ -94,7 +99,7 @@ def download_to_temp(client: Any, bucket: str, key: str, target: str
         if got.size != size:
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: got {got.size} of {size} bytes")
-        etags = {got.etag(part) for part in layouts}
+        etags = {got.etag(part, multipart) for part in layouts}
         if remote_etag not in etags:
             raise UploadVerificationError(
                 f"s3://{bucket}/{key}: downloaded bytes give ETag "
