@@ -25,7 +25,10 @@ class S3Unreachable(RuntimeError):
 def _unsigned_payload(request, **kwargs) -> None:
     """Skip botocore's sha256 of every part body on plain-http endpoints;
     Content-MD5 (checked by the server) already covers the bytes, as
-    botocore itself does on https."""
+    botocore itself does on https. Not on presigned URLs: there the header
+    would be signed, and a browser that sends only Content-MD5 refused."""
+    if request.context.get("is_presign_request"):
+        return
     if "Content-MD5" in request.headers:
         request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
 
