@@ -56,6 +56,8 @@ BENCHES = [
      ["--requests", "20"]),
     ("bagit", "bench_bagit.py", ["--rounds", "5"],
      ["--size-mib", "32", "--rounds", "1"]),
+    ("browser-upload", "bench_browser_upload.py", ["--size-mib", "2048"],
+     ["--size-mib", "256"]),
 ]
 
 
@@ -239,7 +241,27 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += client_rows(res.get("client"), missing)
     rows += archive_request_rows(res.get("archive-request"), missing)
     rows += bagit_rows(res.get("bagit"), missing)
+    rows += browser_upload_rows(res.get("browser-upload"), missing)
     return rows
+
+
+def browser_upload_rows(bu: dict | None,
+                        missing: list[str]) -> list[list[str]]:
+    """The resource form's uploader in headless Chromium against boto3
+    (bench_browser_upload.py)."""
+    if not bu:
+        return [["Browser upload (Chromium, Uppy) vs boto3", *missing,
+                 "≥ 0.8", "—"]]
+    best = bu["best"]
+    size = f"{bu['size_mib'] / 1024:g} GiB"
+    return [[f"Browser upload {size} (headless Chromium, Uppy, MD5 per part "
+             f"and sha256 in a Web Worker); CPU s browser "
+             f"{best['browser_cpu_s']:.1f}, site {best['site_cpu_s']:.1f}, "
+             f"radosgw {best['s3_server_cpu_s']:.1f}; bytes through CKAN "
+             f"{best['bytes_through_ckan']:,} (requests of the actions only)",
+             f"{best['browser_mb_per_s']:.1f} MB/s",
+             f"boto3 upload_file {best['boto3_mb_per_s']:.1f} MB/s",
+             f"{best['ratio']:.2f}", "≥ 0.8", yes(best["ratio"] >= 0.8)]]
 
 
 def archive_request_rows(ar: dict | None,
