@@ -89,14 +89,54 @@ def signed_in(page, site):
     return circle, dataset
 
 
+# Counts the part PUTs the page sends, in the page itself (Playwright's
+# request events miss some while routing is switched off mid-upload)
+COUNT_PUTS = """
+(() => {
+  window.dcorPartPuts = { sent: [], done: [] };
+  const open = XMLHttpRequest.prototype.open;
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    const match = method === 'PUT' && /[?&]partNumber=(\\d+)/.exec(url);
+    this.dcorPart = match ? Number(match[1]) : null;
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    if (this.dcorPart !== null) {
+      const part = this.dcorPart;
+      window.dcorPartPuts.sent.push(part);
+      this.addEventListener('load', () => {
+        if (this.status === 200) window.dcorPartPuts.done.push(part);
+      });
+    }
+    return send.apply(this, args);
+  };
+})();
+"""
+
+
 class PartPuts:
-    """The part PUTs the page sends to S3 (their part numbers), and those
-    that answered."""
+    """The part numbers of the PUTs the current page sent to S3, and of
+    those S3 answered with 200 (counted since the page loaded)."""
 
     def __init__(self, page):
-        self.sent, self.done = [], []
-        page.on("request", self._sent)
-        page.on("requestfinished", self._done)
+        self.page = page
+        page.context.add_init_script(COUNT_PUTS)
+
+    def _read(self, which):
+        try:
+            return self.page.evaluate(
+                f"window.dcorPartPuts ? window.dcorPartPuts.{which} : []")
+        except Exception:  # the page is navigating
+            return []
+
+    @property
+    def sent(self):
+        return self._read("sent")
+
+    @property
+    def done(self):
+        return self._read("done")
 
     @staticmethod
     def part_number(request):
@@ -104,14 +144,6 @@ class PartPuts:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
         return int(query["partNumber"][0]) if "partNumber" in query else None
-
-    def _sent(self, request):
-        if (number := self.part_number(request)) is not None:
-            self.sent.append(number)
-
-    def _done(self, request):
-        if (number := self.part_number(request)) is not None:
-            self.done.append(number)
 
 
 def open_form_and_add(page, site, dataset, path):
@@ -358,7 +390,6 @@ def test_without_javascript_the_classic_field_uploads(
     assert page.locator(".dcor-classic-file-field").is_visible()
     path = tmp_path / "classic.rtdc"
     sha256 = write_random_file(path, 300_000, seed=5)
-    page.check("#resource-url-upload", force=True)
     page.set_input_files("#field-resource-upload", str(path))
     page.fill("#field-name", "classic.rtdc")
     page.click("button[name=save][value=go-dataset-complete]")
