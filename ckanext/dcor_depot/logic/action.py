@@ -55,14 +55,7 @@ def resource_upload_s3_urls(context, data_dict) -> dict[str, Any]:
             f"no such circle: {data['organization_id']}")
     tk.check_access("resource_upload_s3_urls", context,
                     {"organization_id": circle.id})
-    if not dcor_config.s3_enabled():
-        raise tk.ValidationError({"organization_id": [
-            "direct uploads need the object store, which is not configured"]})
-    limit = _max_resource_bytes()
-    if limit and data["file_size"] > limit:
-        raise tk.ValidationError({"file_size": [
-            f"{data['file_size']} bytes is more than this site's limit of "
-            f"{limit} bytes (ckan.max_resource_size)"]})
+    check_direct_upload(data["file_size"], "organization_id")
     user = model.User.get(context.get("user") or "")
     try:
         # the issued upload reserves its size inside the circle's lock
@@ -100,6 +93,19 @@ def dataset_manifest(context, data_dict) -> dict[str, Any]:
 def _max_resource_bytes() -> int:
     """ckan.max_resource_size (MB), the limit CKAN applies to uploads."""
     return int(tk.config.get("ckan.max_resource_size") or 0) * 1024**2
+
+
+def check_direct_upload(file_size: int, where_field: str) -> None:
+    """A direct upload of `file_size` bytes needs the object store and
+    must be within ckan.max_resource_size (ValidationError otherwise)."""
+    if not dcor_config.s3_enabled():
+        raise tk.ValidationError({where_field: [
+            "direct uploads need the object store, which is not configured"]})
+    limit = _max_resource_bytes()
+    if limit and file_size > limit:
+        raise tk.ValidationError({"file_size": [
+            f"{file_size} bytes is more than this site's limit of "
+            f"{limit} bytes (ckan.max_resource_size)"]})
 
 
 @tk.chained_action

@@ -8,11 +8,10 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
-from .. import config as dcor_config
 from ..accounting import quota
 from ..workflows import multipart_upload
 from . import schema
-from .action import _max_resource_bytes
+from .action import check_direct_upload
 
 NOT_YOURS = "no unfinished upload of yours has this resource id"
 
@@ -86,18 +85,11 @@ def resource_upload_multipart_create(context, data_dict) -> dict[str, Any]:
         raise tk.ObjectNotFound(f"no such dataset: {data['package_id']}")
     tk.check_access("resource_upload_multipart_create", context,
                     {"package_id": package.id})
-    if not dcor_config.s3_enabled():
-        raise tk.ValidationError({"package_id": [
-            "direct uploads need the object store, which is not configured"]})
+    check_direct_upload(data["file_size"], "package_id")
     circle = model.Group.get(package.owner_org or "")
     if circle is None:
         raise tk.ValidationError({"package_id": [
             "a dataset with direct uploads needs a circle"]})
-    limit = _max_resource_bytes()
-    if limit and data["file_size"] > limit:
-        raise tk.ValidationError({"file_size": [
-            f"{data['file_size']} bytes is more than this site's limit of "
-            f"{limit} bytes (ckan.max_resource_size)"]})
     user = model.User.get(context.get("user") or "")
     if user is None:
         raise tk.NotAuthorized("only a signed-in user can upload")
@@ -210,11 +202,22 @@ def resource_upload_multipart_complete(context, data_dict
     :raises NotAuthorized: the caller has no unfinished upload with that
         resource id, or may no longer add resources to the dataset
     """
-    data, upload = _own_upload(context, data_dict,
-                               "resource_upload_multipart_complete",
-                               schema.resource_upload_multipart_complete)
+    # CKAN 2.11's navl takes a list of dicts for a nested schema: the
+    # parts are validated on their own
+    data, upload = _own_upload(
+        context, {k: v for k, v in data_dict.items() if k != "parts"},
+        "resource_upload_multipart_complete",
+        schema.resource_upload_multipart_complete)
     try:
-        multipart_upload.complete(upload, data["parts"], data["etag"],
+        parts = schema.parts_validator(data_dict.get("parts"), context)
+    except tk.Invalid as exc:
+        raise tk.ValidationError({"parts": [exc.error]}) from None
+    # before S3 completes anything: the resource must be creatable by them
+    if not multipart_upload.dataset_gone(upload.package_id):
+        tk.check_access("resource_create", context,
+                        {"package_id": upload.package_id})
+    try:
+        multipart_upload.complete(upload, parts, data["etag"],
                                   data.get("sha256"))
     except multipart_upload.UploadRefused as exc:
         raise _refused(exc)

@@ -114,6 +114,8 @@ def sha256_validator(value, context):
 
 def parts_validator(value, context):
     """[{part_number, etag}] with each part number once."""
+    if value is None:
+        raise tk.Invalid("Missing value")
     if not isinstance(value, list) or not value:
         raise tk.Invalid("must be a list of {part_number, etag}")
     parts, seen = [], set()
@@ -161,7 +163,7 @@ def resource_upload_multipart_sign_part():
 def resource_upload_multipart_complete():
     not_empty = tk.get_validator("not_empty")
     ignore_missing = tk.get_validator("ignore_missing")
+    # and `parts`, checked with parts_validator on its own
     return {**resource_upload_multipart_upload(),
-            "parts": [not_empty, parts_validator],
             "etag": [not_empty, multipart_etag_validator],
             "sha256": [ignore_missing, sha256_validator]}

@@ -42,3 +42,31 @@ def test_client_parts_refuses_impossible_sizes():
     with pytest.raises(ValueError):
         transfer_plan.client_parts(10_001, 1)
 
+
+
+MIB = 1024**2
+
+
+@pytest.mark.parametrize("size, preferred, layout", [
+    (1, 64 * MIB, (64 * MIB, 1)),
+    (64 * MIB, 64 * MIB, (64 * MIB, 1)),
+    (64 * MIB + 1, 64 * MIB, (64 * MIB, 2)),
+    # 10,000 parts at most: 1 TiB needs parts of 105 MiB, not 64
+    (1024**4, 64 * MIB, (105 * MIB, 9987)),
+])
+def test_part_layout_of_a_client_signing_part_by_part(size, preferred,
+                                                      layout):
+    assert transfer_plan.part_layout(size, preferred) == layout
+    part_size, count = layout
+    lengths = [transfer_plan.part_length(size, part_size, n)
+               for n in range(1, count + 1)]
+    assert sum(lengths) == size and all(0 < n <= part_size for n in lengths)
+    assert lengths[:-1] == [part_size] * (count - 1)
+
+
+def test_etag_of_parts_ends_in_the_part_count_even_for_one():
+    import hashlib
+    one = hashlib.md5(b"a").hexdigest()
+    assert transfer_plan.etag_of_parts([one]) == \
+        hashlib.md5(hashlib.md5(b"a").digest()).hexdigest() + "-1"
+    assert transfer_plan.etag_of_parts([one, one]).endswith("-2")

@@ -187,7 +187,8 @@ def list_parts(upload: Upload) -> list[dict[str, Any]]:
             "open in the object store") from None
 
 
-def _dataset_gone(package_id: str) -> bool:
+def dataset_gone(package_id: str) -> bool:
+    """The dataset was deleted or purged."""
     package = model.Package.get(package_id)
     return package is None or package.state == "deleted"
 
@@ -197,7 +198,7 @@ def complete(upload: Upload, parts: list[dict[str, Any]], etag: str,
     """Check the parts and the client's ETag and complete the upload at
     the staging key. A dataset deleted in the meantime gets the upload
     aborted. Raises UploadRefused; then nothing changed (but the abort)."""
-    if _dataset_gone(upload.package_id):
+    if dataset_gone(upload.package_id):
         abort(upload)
         raise UploadRefused(
             f"dataset {upload.package_id} was deleted; the upload of "

@@ -139,6 +139,9 @@ def test_delete_source_refuses_files_the_site_keeps(cli, tmp_path,
     assert resources_of(other["id"]) == []
 
 
+# an unfinished multipart upload of the browser's API lives 2 days by
+# default; here only the URL expiry and the job timeout are at stake
+@pytest.mark.ckan_config("ckanext.dcor_depot.multipart_upload_lifetime", 3600)
 def test_prune_refuses_uploads_that_may_be_in_flight(cli, s3_client,
                                                      ckan_config,
                                                      monkeypatch):
