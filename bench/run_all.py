@@ -61,6 +61,8 @@ BENCHES = [
     ("audit", "bench_audit.py", ["--requests", "200"],
      ["--requests", "40"]),
     ("scale", "bench_scale.py", [], ["--small", "10000", "--large", "20000"]),
+    ("browser-upload", "bench_browser_upload.py", ["--size-mib", "2048"],
+     ["--size-mib", "256"]),
 ]
 
 
@@ -247,6 +249,7 @@ def table_rows(res: dict[str, dict | None]) -> list[list[str]]:
     rows += fixity_rows(res.get("fixity"), missing)
     rows += audit_rows(res.get("audit"), missing)
     rows += scale_rows(res.get("scale"), missing)
+    rows += browser_upload_rows(res.get("browser-upload"), missing)
     return rows
 
 
@@ -296,6 +299,25 @@ def audit_rows(au: dict | None, missing: list[str]) -> list[list[str]]:
         f"without {off['p50_ms']:.1f} ms (p95 {off['p95_ms']:.1f})",
         f"{au['ratio']:.3f}", f"< {au['target_ms']:.0f} ms",
         yes(au["added_ms"] < au["target_ms"])]]
+
+
+def browser_upload_rows(bu: dict | None,
+                        missing: list[str]) -> list[list[str]]:
+    """The resource form's uploader in headless Chromium against boto3
+    (bench_browser_upload.py)."""
+    if not bu:
+        return [["Browser upload (Chromium, Uppy) vs boto3", *missing,
+                 "≥ 0.8", "—"]]
+    best = bu["best"]
+    size = f"{bu['size_mib'] / 1024:g} GiB"
+    return [[f"Browser upload {size} (headless Chromium, Uppy, MD5 per part "
+             f"and sha256 in a Web Worker); CPU s browser "
+             f"{best['browser_cpu_s']:.1f}, site {best['site_cpu_s']:.1f}, "
+             f"radosgw {best['s3_server_cpu_s']:.1f}; bytes through CKAN "
+             f"{best['bytes_through_ckan']:,} (requests of the actions only)",
+             f"{best['browser_mb_per_s']:.1f} MB/s",
+             f"boto3 upload_file {best['boto3_mb_per_s']:.1f} MB/s",
+             f"{best['ratio']:.2f}", "≥ 0.8", yes(best["ratio"] >= 0.8)]]
 
 
 def archive_request_rows(ar: dict | None,

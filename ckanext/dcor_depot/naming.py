@@ -9,6 +9,7 @@ import json
 import os
 import re
 import unicodedata
+import urllib.parse
 
 ARTIFACTS = ("resource", "condensed", "preview")
 MAX_NAME_BYTES = 200
@@ -162,6 +163,26 @@ def public_read_policy(bucket: str) -> str:
                 "StringEquals": {"s3:ExistingObjectTag/public": "true"}},
         }],
     }, sort_keys=True)
+
+
+def site_origin(site_url: str) -> str:
+    """The origin (scheme://host[:port]) of `ckan.site_url`: the pages
+    whose browsers send parts to the buckets."""
+    parts = urllib.parse.urlsplit(site_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def upload_cors_rules(origin: str) -> dict:
+    """Bucket CORS: the site's pages may PUT parts with their Content-MD5
+    and read the part's ETag (the browser uploader, issue 25); nothing
+    else is allowed across origins."""
+    return {"CORSRules": [{
+        "AllowedOrigins": [origin],
+        "AllowedMethods": ["PUT"],
+        "AllowedHeaders": ["content-md5", "content-type"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3600,
+    }]}
 
 
 MAX_ID_PREFIX_BYTES = 64

@@ -29,6 +29,7 @@ from .logic import multipart_upload, multipart_upload_auth
 from .logic import storage_usage, storage_usage_auth
 from .metrics import views as metrics_views
 from .storage.ckan_uploader import resource_uploader
+from .uploader import helpers as uploader_helpers
 
 
 def warm_up_registries() -> None:
@@ -59,7 +60,8 @@ def warm_up_registries() -> None:
 @tk.blanket.helpers(lambda: {**download_list_helpers.helpers(),
                              **access_request_helpers.helpers(),
                              **audit_helpers.helpers(),
-                             **accounting_helpers.helpers()})
+                             **accounting_helpers.helpers(),
+                             **uploader_helpers.helpers()})
 class DCORDepotPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurable, inherit=True)
     p.implements(p.IConfigurer, inherit=True)
@@ -77,6 +79,8 @@ class DCORDepotPlugin(p.SingletonPlugin):
     # IConfigurer
     def update_config(self, config):
         tk.add_template_directory(config, "templates")
+        # the browser uploader's bundle (assets/webassets.yml)
+        tk.add_resource("assets", "dcor_depot")
 
     # IMiddleware
     def make_middleware(self, app, config):

@@ -243,3 +243,21 @@ def test_folded_names_are_one_file_on_macos_and_windows():
     assert naming.folded("Data.TXT") == naming.folded("data.txt")
     assert naming.folded("cafe\u0301") == naming.folded("CAF\u00c9")
     assert naming.folded("a.txt") != naming.folded("b.txt")
+
+
+@pytest.mark.parametrize("site_url, origin", [
+    ("https://dcor.example.org", "https://dcor.example.org"),
+    ("https://dcor.example.org/data/", "https://dcor.example.org"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+])
+def test_site_origin_is_scheme_host_and_port(site_url, origin):
+    assert naming.site_origin(site_url) == origin
+
+
+def test_upload_cors_rules_allow_the_site_to_put_parts_only():
+    [rule] = naming.upload_cors_rules("https://dcor.example.org")["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://dcor.example.org"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    # the browser must read each part's ETag for complete
+    assert rule["ExposeHeaders"] == ["ETag"]
+    assert "content-md5" in rule["AllowedHeaders"]

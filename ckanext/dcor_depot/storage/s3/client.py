@@ -121,7 +121,8 @@ def bucket_names(client: Any) -> list[str]:
 
 
 def ensure_bucket(client: Any, bucket: str) -> None:
-    """Create `bucket` if it is missing and (re)apply the public-read policy."""
+    """Create `bucket` if it is missing and (re)apply the public-read policy
+    and the CORS rules of the site's browser uploader."""
     try:
         client.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
@@ -137,3 +138,14 @@ def ensure_bucket(client: Any, bucket: str) -> None:
                 raise
     client.put_bucket_policy(Bucket=bucket,
                              Policy=naming.public_read_policy(bucket))
+    site_url = _site_url()
+    if site_url:
+        client.put_bucket_cors(Bucket=bucket, CORSConfiguration=(
+            naming.upload_cors_rules(naming.site_origin(site_url))))
+
+
+def _site_url() -> str:
+    # imported here so this module works without a CKAN config
+    import ckan.plugins.toolkit as tk
+
+    return tk.config.get("ckan.site_url") or ""
