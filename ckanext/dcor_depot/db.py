@@ -6,7 +6,9 @@ delete_all leave them alone.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -181,3 +183,24 @@ audit_table = sa.Table(
     sa.Column("outcome", sa.UnicodeText, nullable=False),
     sa.Column("detail", JSONB),
 )
+
+
+@contextlib.contextmanager
+def advisory_lock(name: str) -> Iterator[bool]:
+    """PostgreSQL's session advisory lock named `name`, tried without
+    waiting and held for the body on a connection of its own (taken and
+    given back in short transactions, so none stays open while the body
+    works). Yields whether it was taken. A killed process's lock goes with
+    its connection."""
+    lock = sa.func.hashtext(name)
+    with model.meta.engine.connect() as connection:
+        with connection.begin():
+            taken = bool(connection.execute(
+                sa.select(sa.func.pg_try_advisory_lock(lock))).scalar())
+        try:
+            yield taken
+        finally:
+            if taken:
+                with connection.begin():
+                    connection.execute(
+                        sa.select(sa.func.pg_advisory_unlock(lock)))

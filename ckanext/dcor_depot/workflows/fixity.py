@@ -30,7 +30,7 @@ import ckan.plugins.toolkit as tk
 
 from .. import audit
 from .. import config as dcor_config
-from .. import naming, resource_state, transfer_plan
+from .. import db, naming, resource_state, transfer_plan
 from ..audit import rules as audit_rules
 from ..fixity import rules, store
 from ..storage import depot, s3
@@ -213,11 +213,27 @@ def _repair_object(client: Any, resource: dict[str, Any], dataset_id: str,
                            "depot file")
 
 
+def lock_name(resource_id: str) -> str:
+    return f"dcor_depot fixity {resource_id}"
+
+
 def check_resource(resource_id: str, progress: Progress | None = None,
                    now: datetime.datetime | None = None) -> Outcome:
     """Read both copies of a resource, repair what can be repaired from a
     verified twin, record the results and set or clear the integrity
-    mark."""
+    mark. A resource that another run (another cron line, an operator's
+    --resource) checks at this moment is skipped: the two would remove
+    each other's temporary copies."""
+    with db.advisory_lock(lock_name(resource_id)) as taken:
+        if not taken:
+            outcome = Outcome(resource_id)
+            outcome.skipped = "checked by another run at this moment"
+            return outcome
+        return _check_resource(resource_id, progress, now)
+
+
+def _check_resource(resource_id: str, progress: Progress | None,
+                    now: datetime.datetime | None) -> Outcome:
     progress = progress or (lambda n: None)
     now = now or datetime.datetime.utcnow()
     outcome = Outcome(resource_id)

@@ -360,3 +360,23 @@ def test_bad_options_give_one_line_and_change_nothing(cli, args, message):
     with model.meta.engine.connect() as connection:
         assert not connection.execute(
             db.fixity_copy_table.select()).first()
+
+
+def test_a_resource_another_run_checks_now_is_skipped(app, cli, run_worker,
+                                                       s3_client):
+    """Two runs at once (two cron lines, or an operator's --resource during
+    the nightly run) would remove each other's temporary copies: the
+    second leaves a resource the first holds alone."""
+    dataset, resource, data, _ = stored_resource(app, run_worker)
+    rid = resource["id"]
+    target = depot_file(rid)
+    flip_byte(target)
+    inode = os.stat(target).st_ino
+    with db.advisory_lock(fixity.lock_name(rid)) as taken:
+        assert taken
+        output = run(cli, "--resource", rid)
+    assert f"{rid}: skipped, checked by another run at this moment" in output
+    assert os.stat(target).st_ino == inode  # nothing repaired meanwhile
+    assert store.copy_records(rid) == {}
+    assert "repaired 1" in run(cli, "--resource", rid)
+    assert open(target, "rb").read() == data
