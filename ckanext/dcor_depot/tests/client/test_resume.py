@@ -74,10 +74,20 @@ def test_sigint_stops_cleanly(account, run_worker, tmp_path):
     target = tmp_path / "target"
     part = target / "interrupted" / "a.rtdc.part"
     process = account.start("download", "interrupted", target)
+    # The client runs only in short steps between SIGSTOPs until 20 MB are
+    # in, so that it cannot finish the file while this test waits for the
+    # CPU (in CI under load it once did, and exited 0 before the SIGINT).
     deadline = time.monotonic() + 120
-    while part_size(part) < 20 * MB and time.monotonic() < deadline:
-        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGSTOP)
+    while part_size(part) < 20 * MB:
+        assert time.monotonic() < deadline, "20 MB never arrived"
+        assert process.poll() is None, process.communicate()
+        os.killpg(process.pid, signal.SIGCONT)
+        time.sleep(0.005)
+        os.killpg(process.pid, signal.SIGSTOP)
+    # delivered as the client goes on
     os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, signal.SIGCONT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.strip().splitlines() == [
