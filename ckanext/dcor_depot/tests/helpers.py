@@ -112,17 +112,25 @@ def parts_in_flight(s3_client, bucket):
 
 
 def kill_when(process, condition, timeout=300):
-    """SIGKILL a process started by conftest.start_ckan (and its work
-    horses) as soon as condition() holds."""
+    """SIGKILL a process started in a session of its own (and its group:
+    work horses, threads) as soon as condition() holds.
+
+    The process runs in short steps between SIGSTOPs, and the condition
+    is checked while it is stopped: it cannot run past the state the
+    condition saw while this test waits for the CPU (in CI, under load, a
+    worker once finished its upload between the check and the kill)."""
     deadline = time.monotonic() + timeout
     try:
+        os.killpg(process.pid, signal.SIGSTOP)
         while time.monotonic() < deadline:
             if condition():
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(30)
                 return
             assert process.poll() is None, "process ended before the kill"
+            os.killpg(process.pid, signal.SIGCONT)
             time.sleep(0.02)
+            os.killpg(process.pid, signal.SIGSTOP)
         raise AssertionError("condition never held")
     finally:
         if process.poll() is None:
