@@ -23,13 +23,16 @@ import os
 import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 
 from ckanext.dcor_depot.cli.fixity import Throttle
 from ckanext.dcor_depot.fixity import rules
 from ckanext.dcor_depot.storage import s3
 from ckanext.dcor_depot.workflows import fixity
+
+# the same timing and cold page cache as the sha256 bench (a sibling
+# script: bench/ is on sys.path when a bench runs)
+from bench_sha256 import drop_caches, timed
 
 ENDPOINT = os.environ.get("DCOR_S3_ENDPOINT", "http://127.0.0.1:7480")
 ACCESS = os.environ.get("DCOR_S3_ACCESS_KEY", "DCORDEVACCESSKEY0001")
@@ -38,20 +41,6 @@ SECRET = os.environ.get("DCOR_S3_SECRET_KEY",
 MB = 1e6
 TARGET_RATIO = 0.9
 
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def drop_caches() -> None:
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as handle:
-            handle.write("3\n")
-    except OSError:
-        raise SystemExit("needs root to drop the page cache") from None
 
 
 def progress_like_the_command():
