@@ -4,12 +4,17 @@
 # committed, so installing the extension needs no npm; this script rebuilds
 # it byte for byte (same lock file, same sources, same bytes).
 #   bash scripts/build-uploader.sh          # install from the lock file, build
-#   bash scripts/build-uploader.sh --check  # also build twice and compare
+#   bash scripts/build-uploader.sh --check  # also build twice and compare,
+#                                           # and with the committed bundle
 set -euo pipefail
 cd "$(dirname "$0")/../ckanext/dcor_depot/assets/uploader"
 if ! command -v npm >/dev/null; then
-    echo "build-uploader: npm is missing (apt-get install npm)" >&2
-    exit 1
+    # a bare Debian 12 has none: Debian's npm (and its Node.js)
+    echo "build-uploader: installing Debian's npm" >&2
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
+        --no-install-recommends npm >/dev/null
 fi
 npm ci --no-audit --no-fund --loglevel=error
 node build.mjs
@@ -21,5 +26,10 @@ if [ "${1:-}" = "--check" ]; then
     cmp "$saved/uploader.css" dist/uploader.css
     rm -r "$saved"
     echo "build-uploader: two builds are byte for byte the same"
+    # ... and the same as the bundle the repository ships
+    if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+        git diff --exit-code --stat -- dist/
+        echo "build-uploader: the build is byte for byte the committed bundle"
+    fi
 fi
 sha256sum dist/uploader.js dist/uploader.css
