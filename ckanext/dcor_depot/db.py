@@ -100,6 +100,15 @@ stored_object_table = sa.Table(
     sa.Column("recorded_at", sa.DateTime, nullable=False),
 )
 
+# bytes and objects per bucket: the sums of stored_object_table, kept by
+# a trigger on it (migration b2e6f4a9c3d1); read by the quota check
+bucket_total_table = sa.Table(
+    "dcor_depot_bucket_total", metadata,
+    sa.Column("bucket", sa.UnicodeText, primary_key=True),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("objects", sa.BigInteger, nullable=False),
+)
+
 bucket_reconciled_table = sa.Table(
     "dcor_depot_bucket_reconciled", metadata,
     sa.Column("bucket", sa.UnicodeText, primary_key=True),

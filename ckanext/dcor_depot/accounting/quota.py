@@ -73,12 +73,11 @@ def held_bytes(organization_id: str) -> int:
     the uploads issued to it and not yet accepted, and the files stored
     through CKAN that the jobs have not put into the bucket yet."""
     bucket = s3.bucket_for_circle(organization_id)
-    used = store.used_by_artifact(bucket).get(bucket, {})
     reserved = reservations.reserved_by_circle().get(organization_id, (0, 0))
     pending = store.pending_upload_bytes(organization_id, bucket,
                                          (jobs.MOVE, jobs.UPLOAD),
                                          (jobs.UNFINISHED,))
-    return sum(size for size, _ in used.values()) + reserved[0] + pending
+    return store.bucket_bytes(bucket) + reserved[0] + pending
 
 
 def _check(circle: model.Group, size: int, admitted: int = 0) -> None:

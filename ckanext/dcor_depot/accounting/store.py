@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ckan import model
 
 from ..db import bucket_reconciled_table as reconciled_table
+from ..db import bucket_total_table as totals_table
 from ..db import job_outbox_table as outbox_table
 from ..db import stored_object_table as objects_table
 from . import rules
@@ -102,6 +103,14 @@ def used_by_artifact(bucket: str | None = None
     for name, artifact, size, files in model.Session.execute(query):
         used.setdefault(name, {})[artifact] = (int(size or 0), files)
     return used
+
+
+def bucket_bytes(bucket: str) -> int:
+    """What the ledger records in one bucket, in bytes: one row of the
+    totals a trigger keeps beside the ledger, whatever the bucket's
+    size (the quota check)."""
+    return int(model.Session.execute(sa.select(totals_table.c.bytes).where(
+        totals_table.c.bucket == bucket)).scalar() or 0)
 
 
 def reconciled_at(bucket: str | None = None) -> dict[str, datetime.datetime]:
